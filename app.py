@@ -1,0 +1,16 @@
+"""borgerdialog's Chalice app: builds the app and registers the blueprints, nothing else."""
+
+from __future__ import annotations
+
+import logging
+
+from chalice.app import Chalice
+
+from chalicelib.api.articles import bp as articles_bp
+from chalicelib.config import get_settings
+
+app = Chalice(app_name="borgerdialog")
+# Chalice's app.log defaults to ERROR; the stage decides how much we hear.
+app.log.setLevel(getattr(logging, get_settings().log_level, logging.INFO))
+
+app.register_blueprint(articles_bp)

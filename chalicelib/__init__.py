@@ -1,0 +1,1 @@
+"""borgerdialog: the services behind the Chalice routes (no Chalice imports outside api/)."""

@@ -1,0 +1,1 @@
+"""Chalice blueprints: parse the request, call one service, shape the response."""

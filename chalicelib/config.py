@@ -1,0 +1,96 @@
+"""Every setting the app reads, taken from the environment once per process.
+
+The AWS endpoint is not a setting here: boto3 and pynamodb's botocore read
+``AWS_ENDPOINT_URL`` themselves when a client is first made, so it can be set late.
+
+Chalice puts a stage's ``environment_variables`` (from ``.chalice/config.json``) into the
+environment of the Lambda function, of ``chalice local`` and of ``chalice.test.Client``;
+the local stack and the tests add the endpoint and the throwaway secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from functools import lru_cache
+
+# Stages that run against real AWS: they must get their secret from the environment
+# (SSM at deploy time) and may never carry test shortcuts.
+DEPLOYED_STAGES = frozenset({"dev", "prod"})
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unsafe for the stage: the app must not start."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    region: str
+    articles_table: str
+    subscribers_table: str
+    challenges_table: str
+    ratelimits_table: str
+    ledger_table: str
+    deliveries_table: str
+    site_table: str
+    bucket: str
+    site_url: str
+    api_url: str
+    app_secret: bytes
+    log_level: str
+
+    @property
+    def deployed(self) -> bool:
+        return self.stage in DEPLOYED_STAGES
+
+    def secret_for(self, purpose: str) -> bytes:
+        """A key for one purpose (cursors, captcha, tokens), derived from the app secret.
+
+        Deriving keeps one secret to rotate while a leak of one derived key (say, in a log)
+        does not expose the others.
+        """
+        return hmac.new(self.app_secret, purpose.encode(), hashlib.sha256).digest()
+
+
+def _table(env: dict[str, str], name: str, stage: str) -> str:
+    return env.get(f"{name.upper()}_TABLE") or f"borgerdialog-{stage}-{name}"
+
+
+def load(env: dict[str, str] | None = None) -> Settings:
+    """Build settings from an environment mapping (``os.environ`` by default)."""
+    env = dict(os.environ if env is None else env)
+    stage = env.get("STAGE", "local")
+    secret = env.get("APP_SECRET", "")
+    if not secret:
+        if stage in DEPLOYED_STAGES:
+            raise ConfigError(f"APP_SECRET is not set for the deployed stage {stage!r}")
+        # A throwaway key: local cursors and tokens die with the process, which is fine there.
+        secret = secrets.token_hex(32)
+    if len(secret) < 32:
+        raise ConfigError("APP_SECRET must be at least 32 characters")
+    return Settings(
+        stage=stage,
+        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "eu-north-1",
+        articles_table=_table(env, "articles", stage),
+        subscribers_table=_table(env, "subscribers", stage),
+        challenges_table=_table(env, "challenges", stage),
+        ratelimits_table=_table(env, "ratelimits", stage),
+        ledger_table=_table(env, "ledger", stage),
+        deliveries_table=_table(env, "deliveries", stage),
+        site_table=_table(env, "site", stage),
+        bucket=env.get("SITE_BUCKET") or f"borgerdialog-{stage}-site",
+        site_url=env.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        api_url=env.get("API_URL", "http://127.0.0.1:8000").rstrip("/"),
+        app_secret=secret.encode(),
+        log_level=env.get("LOG_LEVEL", "INFO").upper(),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read on first use."""
+    return load()

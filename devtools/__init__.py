@@ -1,0 +1,1 @@
+"""Developer tooling: the local stack (moto server + chalice local) and its helpers."""

@@ -1,0 +1,1 @@
+"""The one description of borgerdialog's AWS resources, and the code that builds it locally."""

@@ -1,0 +1,235 @@
+"""Create the resources of ``infra/template.yaml`` through plain AWS API calls.
+
+The local stack and the tests use this against moto server (or LocalStack), so their
+tables, bucket, queues and topics come from the same template that CloudFormation deploys
+on AWS. Resource types with no local meaning (CloudFront, alarms, ...) are skipped.
+
+    python -m infra.provision --stage local     # against $AWS_ENDPOINT_URL
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TEMPLATE = Path(__file__).with_name("template.yaml")
+ACCOUNT_ID = "123456789012"  # moto's default account
+
+
+# boto3's Session.client: (service name) -> client.
+ClientFactory = Callable[..., Any]
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that turns CloudFormation short tags (!Sub, !Ref, ...) into long form."""
+
+
+def _intrinsic(name: str) -> Callable[[yaml.SafeLoader, yaml.Node], dict[str, Any]]:
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+        value: Any
+        if isinstance(node, yaml.ScalarNode):
+            value = loader.construct_scalar(node)
+            if name == "Fn::GetAtt":
+                value = str(value).split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        return {name: value}
+
+    return construct
+
+
+for _tag, _name in {
+    "!Ref": "Ref",
+    "!Sub": "Fn::Sub",
+    "!GetAtt": "Fn::GetAtt",
+    "!Join": "Fn::Join",
+    "!If": "Fn::If",
+    "!Equals": "Fn::Equals",
+    "!Not": "Fn::Not",
+    "!Select": "Fn::Select",
+    "!Split": "Fn::Split",
+    "!FindInMap": "Fn::FindInMap",
+    "!ImportValue": "Fn::ImportValue",
+    "!GetAZs": "Fn::GetAZs",
+    "!Condition": "Condition",
+}.items():
+    _CfnLoader.add_constructor(_tag, _intrinsic(_name))
+
+
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        template: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    return template
+
+
+class _Resolver:
+    def __init__(self, params: dict[str, str], region: str) -> None:
+        self.values: dict[str, str] = {
+            **params,
+            "AWS::Region": region,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        self.attributes: dict[str, dict[str, str]] = {}
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, arg), = value.items()
+            if key == "Ref":
+                return self.values[arg]
+            if key == "Fn::Sub":
+                text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+                names = {**self.values, **{k: self.resolve(v) for k, v in extra.items()}}
+                return re.sub(r"\$\{([^}]+)\}", lambda m: self._sub(m.group(1), names), text)
+            if key == "Fn::GetAtt":
+                return self.attributes[arg[0]][arg[1]]
+            if key == "Fn::Join":
+                return arg[0].join(str(self.resolve(part)) for part in arg[1])
+        return {key: self.resolve(item) for key, item in value.items()}
+
+    def _sub(self, name: str, names: dict[str, str]) -> str:
+        if "." in name:
+            resource, attribute = name.split(".", 1)
+            return self.attributes[resource][attribute]
+        return names[name]
+
+
+def _table(props: dict[str, Any], call: ClientFactory) -> tuple[str, dict[str, str]]:
+    ddb = call("dynamodb")
+    request: dict[str, Any] = {
+        key: props[key]
+        for key in ("TableName", "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes",
+                    "LocalSecondaryIndexes", "StreamSpecification")
+        if key in props
+    }
+    request["BillingMode"] = props.get("BillingMode", "PAY_PER_REQUEST")
+    if "StreamSpecification" in request:
+        request["StreamSpecification"] = {"StreamEnabled": True, **request["StreamSpecification"]}
+    if props.get("SSESpecification", {}).get("SSEEnabled"):
+        request["SSESpecification"] = {"Enabled": True}
+    description = ddb.create_table(**request)["TableDescription"]
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl:
+        ddb.update_time_to_live(TableName=props["TableName"], TimeToLiveSpecification=ttl)
+    return props["TableName"], {"Arn": description["TableArn"],
+                                "StreamArn": description.get("LatestStreamArn", "")}
+
+
+def _bucket(props: dict[str, Any], call: ClientFactory, region: str) -> tuple[str, dict[str, str]]:
+    s3 = call("s3")
+    name = props["BucketName"]
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=name)
+    else:
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+    if "PublicAccessBlockConfiguration" in props:
+        s3.put_public_access_block(
+            Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+        )
+    rules = props.get("LifecycleConfiguration", {}).get("Rules", [])
+    if rules:
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=name,
+            LifecycleConfiguration={"Rules": [
+                {
+                    "ID": rule["Id"],
+                    "Status": rule["Status"],
+                    "Filter": {"Prefix": rule.get("Prefix", "")},
+                    "Expiration": {"Days": rule["ExpirationInDays"]},
+                }
+                for rule in rules
+            ]},
+        )
+    return name, {"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com",
+                  "RegionalDomainName": f"{name}.s3.{region}.amazonaws.com"}
+
+
+def _queue(props: dict[str, Any], call: ClientFactory, region: str) -> tuple[str, dict[str, str]]:
+    attributes = {
+        key: json.dumps(value) if isinstance(value, dict) else str(value)
+        for key, value in props.items()
+        if key not in {"QueueName", "Tags"}
+    }
+    url = call("sqs").create_queue(QueueName=props["QueueName"], Attributes=attributes)["QueueUrl"]
+    arn = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{props['QueueName']}"
+    return url, {"Arn": arn, "QueueName": props["QueueName"], "QueueUrl": url}
+
+
+def _topic(props: dict[str, Any], call: ClientFactory) -> tuple[str, dict[str, str]]:
+    arn = call("sns").create_topic(Name=props["TopicName"])["TopicArn"]
+    return arn, {"TopicArn": arn, "TopicName": props["TopicName"]}
+
+
+def provision(
+    stage: str,
+    client: ClientFactory,
+    region: str,
+    template: dict[str, Any] | None = None,
+) -> dict[str, str]:
+    """Create every supported resource; return the template's outputs, resolved."""
+    template = template or load_template()
+    resolver = _Resolver({"Stage": stage}, region)
+    pending = dict(template["Resources"])
+    skipped: list[str] = []
+    while pending:
+        progressed = False
+        for logical_id, resource in list(pending.items()):
+            try:
+                props = resolver.resolve(resource.get("Properties", {}))
+            except KeyError:
+                continue  # depends on a resource not made yet
+            kind = resource["Type"]
+            made: tuple[str, dict[str, str]] | None
+            if kind == "AWS::DynamoDB::Table":
+                made = _table(props, client)
+            elif kind == "AWS::S3::Bucket":
+                made = _bucket(props, client, region)
+            elif kind == "AWS::SQS::Queue":
+                made = _queue(props, client, region)
+            elif kind == "AWS::SNS::Topic":
+                made = _topic(props, client)
+            else:
+                made = None
+                skipped.append(logical_id)
+            if made is not None:
+                resolver.values[logical_id], resolver.attributes[logical_id] = made
+            del pending[logical_id]
+            progressed = True
+        if not progressed:
+            raise ValueError(f"unresolvable references in resources: {sorted(pending)}")
+    outputs: dict[str, str] = {}
+    for name, output in template.get("Outputs", {}).items():
+        # An output of a resource type with no local counterpart is left out.
+        with contextlib.suppress(KeyError):
+            outputs[name] = str(resolver.resolve(output["Value"]))
+    return outputs
+
+
+def main(argv: list[str] | None = None) -> None:
+    import boto3
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--stage", default="local")
+    parser.add_argument("--region", default="eu-north-1")
+    args = parser.parse_args(argv)
+    session = boto3.session.Session(region_name=args.region)
+    outputs = provision(args.stage, session.client, args.region)
+    print(json.dumps(outputs, indent=2))
+
+
+if __name__ == "__main__":
+    main()

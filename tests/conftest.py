@@ -1,0 +1,148 @@
+"""Fixtures: a real moto server process → resources from infra/ → the app's test client.
+
+The environment is set here, before any test module imports the app, because models read
+their table names from settings when they are defined.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+REGION = "eu-north-1"
+
+os.environ.update(
+    {
+        "STAGE": "local",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "APP_SECRET": secrets.token_hex(32),  # throwaway, per test run
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+    }
+)
+os.environ.pop("AWS_PROFILE", None)
+
+from chalice.test import Client  # noqa: E402
+
+from devtools import moto_server  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[moto_server.MotoServer]:
+    log = ROOT / ".pytest_cache" / f"moto-{os.getpid()}.log"
+    log.parent.mkdir(exist_ok=True)
+    server = moto_server.start(log_path=str(log))
+    os.environ["AWS_ENDPOINT_URL"] = server.url
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def stack(request: pytest.FixtureRequest) -> Iterator[dict[str, str] | None]:
+    """A clean AWS account with the resources of infra/template.yaml, for every test
+    that talks to AWS (tests marked ``no_aws`` skip the server entirely)."""
+    if request.node.get_closest_marker("no_aws"):
+        yield None
+        return
+    import boto3
+
+    from infra.provision import provision
+
+    server: moto_server.MotoServer = request.getfixturevalue("moto")
+    server.reset()
+    session = boto3.session.Session(region_name=REGION)
+    yield provision("local", session.client, REGION)
+
+
+@pytest.fixture
+def client() -> Iterator[Client]:
+    from app import app
+
+    with Client(app, stage_name="local", project_dir=str(ROOT)) as test_client:
+        yield test_client
+
+
+def _clients_in_use() -> list[Any]:
+    """Every botocore client the app talks through: pynamodb's (one per model) and ours."""
+    from chalicelib import aws
+    from chalicelib.models.articles import Article
+
+    found = [Article._get_connection().connection.client]
+    found.extend(aws._clients.values())
+    return found
+
+
+@pytest.fixture
+def aws_calls() -> Iterator[Counter[str]]:
+    """Counts AWS API calls ("dynamodb.Query": 1) through botocore's event hooks."""
+    calls: Counter[str] = Counter()
+
+    def count(model: Any, **_: Any) -> None:
+        calls[f"{model.service_model.service_name}.{model.name}"] += 1
+
+    clients = _clients_in_use()
+    for botocore_client in clients:
+        botocore_client.meta.events.register("before-call.*.*", count, unique_id="test-count")
+    yield calls
+    for botocore_client in clients:
+        botocore_client.meta.events.unregister("before-call.*.*", unique_id="test-count")
+
+
+ArticleFactory = Callable[..., list[str]]
+
+
+@pytest.fixture
+def add_articles() -> ArticleFactory:
+    """Write articles straight into the table (fast bulk setup; publishing has its own tests).
+
+    Returns their slugs newest first, the order the API must list them in.
+    """
+    from chalicelib.models.articles import PUBLISHED_FEED, Article
+
+    def add(
+        count: int,
+        *,
+        category: str = "erfaringer",
+        status: str = "published",
+        prefix: str = "artikel",
+        start: datetime | None = None,
+    ) -> list[str]:
+        base = start or datetime(2024, 1, 1, 9, 0, tzinfo=UTC)
+        slugs: list[str] = []
+        with Article.batch_write() as batch:
+            for number in range(count):
+                slug = f"{prefix}-{number:04d}"
+                published = status == "published"
+                batch.save(Article(
+                    slug,
+                    title=f"Artikel {number}",
+                    teaser=f"Teaser {number}",
+                    body_md=f"Tekst {number}\n",
+                    body_html=f"<p>Tekst {number}</p>",
+                    category=category,
+                    tags=[],
+                    status=status,
+                    published_at=base + timedelta(hours=number),
+                    updated_at=base,
+                    content_hash=slug,
+                    feed=PUBLISHED_FEED if published else None,
+                    category_feed=category if published else None,
+                ))
+                slugs.append(slug)
+        return list(reversed(slugs))
+
+    return add
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "no_aws: the test needs no moto server")

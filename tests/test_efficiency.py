@@ -1,0 +1,72 @@
+"""Speed by design: AWS calls per request, and what `import app` costs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+
+from chalice.test import Client
+
+from tests.conftest import ROOT, ArticleFactory
+
+
+def test_list_page_is_exactly_one_query(client: Client, add_articles: ArticleFactory,
+                                        aws_calls: Counter[str]) -> None:
+    add_articles(30)
+    aws_calls.clear()
+    first = client.http.get("/articles?limit=10")
+    assert aws_calls == Counter({"dynamodb.Query": 1})
+
+    aws_calls.clear()
+    cursor = json.loads(first.body)["next_cursor"]
+    client.http.get(f"/articles?limit=10&category=erfaringer&cursor={cursor}")  # refused: no call
+    client.http.get("/articles?category=erfaringer&limit=50")
+    assert aws_calls == Counter({"dynamodb.Query": 1})
+
+
+def test_article_is_exactly_one_get_item(client: Client, add_articles: ArticleFactory,
+                                         aws_calls: Counter[str]) -> None:
+    add_articles(1)
+    aws_calls.clear()
+    assert client.http.get("/articles/artikel-0000").status_code == 200
+    assert client.http.get("/articles/findes-ikke").status_code == 404
+    assert aws_calls == Counter({"dynamodb.GetItem": 2})
+
+
+def test_categories_and_bad_requests_make_no_aws_call(client: Client, aws_calls: Counter[str]) -> None:
+    client.http.get("/categories")
+    client.http.get("/articles?limit=99")
+    client.http.get("/articles/IKKE-EN-SLUG")
+    assert sum(aws_calls.values()) == 0
+
+
+IMPORT_PROBE = """
+import json, sys
+import app
+from chalicelib import aws
+from chalicelib.models.articles import Article
+heavy = [m for m in ("PIL", "captcha", "jinja2", "markdown", "nh3", "boto3") if m in sys.modules]
+print(json.dumps({"heavy": heavy, "clients": len(aws._clients),
+                  "pynamodb_connection": Article._connection is not None}))
+"""
+
+
+def test_import_app_is_light_and_creates_no_client() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT_PROBE], cwd=ROOT, capture_output=True, text=True, check=True,
+        env={"PATH": "", "STAGE": "local", "AWS_DEFAULT_REGION": "eu-north-1"},
+    )
+    probe = json.loads(result.stdout)
+    assert probe == {"heavy": [], "clients": 0, "pynamodb_connection": False}
+
+
+def test_boto3_clients_are_made_once_per_process() -> None:
+    from chalicelib import aws
+
+    aws.reset()
+    first = aws.client("s3")
+    assert aws.client("s3") is first
+    assert aws.client("sqs") is not first
+    assert set(aws._clients) == {"s3", "sqs"}
