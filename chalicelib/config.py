@@ -42,6 +42,10 @@ class Settings:
     api_url: str
     app_secret: bytes
     log_level: str
+    # Who mail comes from; its domain is the SES identity infra/ creates (MailDomain).
+    mail_from: str
+    # SES configuration set that routes bounces/complaints to SNS; None locally.
+    ses_configuration_set: str | None
 
     @property
     def deployed(self) -> bool:
@@ -87,6 +91,8 @@ def load(env: dict[str, str] | None = None) -> Settings:
         api_url=env.get("API_URL", "http://127.0.0.1:8000").rstrip("/"),
         app_secret=secret.encode(),
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
+        mail_from=env.get("MAIL_FROM", "Center for Borgerdialog <nyhedsbrev@borgerdialog.dk>"),
+        ses_configuration_set=env.get("SES_CONFIGURATION_SET") or None,
     )
 
 

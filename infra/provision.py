@@ -174,15 +174,23 @@ def _topic(props: dict[str, Any], call: ClientFactory) -> tuple[str, dict[str, s
     return arn, {"TopicArn": arn, "TopicName": props["TopicName"]}
 
 
+def _identity(props: dict[str, Any], call: ClientFactory) -> tuple[str, dict[str, str]]:
+    call("sesv2").create_email_identity(EmailIdentity=props["EmailIdentity"])
+    return props["EmailIdentity"], {}
+
+
 def provision(
     stage: str,
     client: ClientFactory,
     region: str,
     template: dict[str, Any] | None = None,
+    parameters: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """Create every supported resource; return the template's outputs, resolved."""
     template = template or load_template()
-    resolver = _Resolver({"Stage": stage}, region)
+    defaults = {name: str(spec["Default"]) for name, spec in template.get("Parameters", {}).items()
+                if "Default" in spec}
+    resolver = _Resolver({**defaults, "Stage": stage, **(parameters or {})}, region)
     pending = dict(template["Resources"])
     skipped: list[str] = []
     while pending:
@@ -202,6 +210,8 @@ def provision(
                 made = _queue(props, client, region)
             elif kind == "AWS::SNS::Topic":
                 made = _topic(props, client)
+            elif kind == "AWS::SES::EmailIdentity":
+                made = _identity(props, client)
             else:
                 made = None
                 skipped.append(logical_id)

@@ -74,11 +74,33 @@ def client() -> Iterator[Client]:
 
 def _clients_in_use() -> list[Any]:
     """Every botocore client the app talks through: pynamodb's (one per model) and ours."""
-    from chalicelib import aws
-    from chalicelib.models.articles import Article
+    from pynamodb.models import Model
 
-    found = [Article._get_connection().connection.client]
-    found.extend(aws._clients.values())
+    from chalicelib import aws
+
+    found: list[Any] = []
+    for model in _all_models(Model):
+        client = model._get_connection().connection.client
+        if all(client is not seen for seen in found):
+            found.append(client)
+    for service in ("s3", "sesv2", "sqs", "sns"):
+        found.append(aws.client(service))
+    return found
+
+
+def _all_models(base: type[Any]) -> list[type[Any]]:
+    import importlib
+    import pkgutil
+
+    import chalicelib.models
+
+    for info in pkgutil.iter_modules(chalicelib.models.__path__):
+        importlib.import_module(f"chalicelib.models.{info.name}")
+    found: list[type[Any]] = []
+    for subclass in base.__subclasses__():
+        if getattr(getattr(subclass, "Meta", None), "table_name", None):
+            found.append(subclass)
+        found.extend(_all_models(subclass))
     return found
 
 
@@ -96,6 +118,14 @@ def aws_calls() -> Iterator[Counter[str]]:
     yield calls
     for botocore_client in clients:
         botocore_client.meta.events.unregister("before-call.*.*", unique_id="test-count")
+
+
+@pytest.fixture
+def outbox(moto: moto_server.MotoServer) -> Callable[[], list[Any]]:
+    """Reads every mail sent through moto server's SES so far (parsed MIME)."""
+    from devtools import outbox as reader
+
+    return lambda: reader.read(moto.url)
 
 
 ArticleFactory = Callable[..., list[str]]

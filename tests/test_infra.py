@@ -16,19 +16,32 @@ def _keys(schema: list[dict[str, str]]) -> dict[str, str]:
     return {entry["KeyType"]: entry["AttributeName"] for entry in schema}
 
 
-def test_article_model_matches_the_provisioned_table() -> None:
+def test_every_model_matches_its_provisioned_table() -> None:
+    """Each pynamodb model's keys and indexes are what infra/template.yaml made."""
+    from pynamodb.models import Model
+
+    from tests.conftest import _all_models
+
     ddb: Any = boto3.client("dynamodb", region_name=REGION)
-    table = ddb.describe_table(TableName=get_settings().articles_table)["Table"]
-    assert _keys(table["KeySchema"]) == {"HASH": Article._hash_keyname}
-    provisioned = {index["IndexName"]: index for index in table["GlobalSecondaryIndexes"]}
-    indexes: list[Any] = [Article.published_index, Article.category_index]
-    for index in indexes:
-        meta = index.Meta
-        found = provisioned[meta.index_name]
-        hash_key = next(name for name, attr in index.Meta.attributes.items() if attr.is_hash_key)
-        range_key = next(name for name, attr in index.Meta.attributes.items() if attr.is_range_key)
-        assert _keys(found["KeySchema"]) == {"HASH": hash_key, "RANGE": range_key}
-        assert sorted(found["Projection"]["NonKeyAttributes"]) == sorted(meta.projection.non_key_attributes)
+    models = _all_models(Model)
+    assert Article in models
+    for model in models:
+        table = ddb.describe_table(TableName=model.Meta.table_name)["Table"]
+        expected = {"HASH": model._hash_keyname}
+        if model._range_keyname:
+            expected["RANGE"] = model._range_keyname
+        assert _keys(table["KeySchema"]) == expected, model.__name__
+        provisioned = {index["IndexName"]: index for index in table.get("GlobalSecondaryIndexes", [])}
+        for index in model._indexes.values():
+            meta = index.Meta
+            found = provisioned[meta.index_name]
+            keys = {("HASH" if attr.is_hash_key else "RANGE"): name
+                    for name, attr in meta.attributes.items() if attr.is_hash_key or attr.is_range_key}
+            assert _keys(found["KeySchema"]) == keys, meta.index_name
+            assert found["Projection"]["ProjectionType"] == meta.projection.projection_type
+            if meta.projection.non_key_attributes:
+                assert sorted(found["Projection"]["NonKeyAttributes"]) == sorted(
+                    meta.projection.non_key_attributes)
 
 
 def test_every_configured_resource_name_is_made_by_the_template() -> None:
@@ -59,3 +72,12 @@ def test_template_stage_names_match_chalice_config() -> None:
                 continue
             name = resource["Properties"]["TableName"]["Fn::Sub"].replace("${Stage}", stage)
             assert name in env.values(), (stage, logical_id)
+
+
+def test_committed_iam_policies_are_rendered_from_infra_iam() -> None:
+    from infra import policy
+
+    for stage in policy.DEPLOYED_STAGES:
+        committed = policy.policy_path(stage).read_text(encoding="utf-8")
+        assert committed == policy.dumps(policy.render(stage)), f"run: python -m infra.policy ({stage})"
+        assert "borgerdialog-dev-" not in committed or stage == "dev"

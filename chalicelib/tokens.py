@@ -1,0 +1,64 @@
+"""Subscriber ids and the tokens in mail links.
+
+- ``subscriber_id(email)``: 128 bits of HMAC over the normalised address. Deterministic, so
+  one address is one item; keyed, so the id reveals nothing without the app secret.
+- ``manage_token(id)``: id + HMAC tag. Unsubscribe, export and erase links use it. It is
+  stateless, so every link in every mail ever sent keeps working (RFC 8058 expects that).
+- ``new_secret()`` / ``hash_secret()``: random one-time secrets (confirmation) that are
+  stored only as a hash.
+
+Rotating APP_SECRET changes every id and invalidates every link: it needs a migration.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+
+from chalicelib.config import get_settings
+
+_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+_TAG_CHARS = 22  # 132 bits of the HMAC, base64url
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def subscriber_id(normalised_email: str) -> str:
+    key = get_settings().secret_for("subscriber-id")
+    return hmac.new(key, normalised_email.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+def _tag(purpose: str, value: str) -> str:
+    key = get_settings().secret_for(purpose)
+    return _b64(hmac.new(key, value.encode(), hashlib.sha256).digest())[:_TAG_CHARS]
+
+
+def manage_token(sid: str) -> str:
+    return f"{sid}.{_tag('manage', sid)}"
+
+
+def verify_manage_token(token: str) -> str | None:
+    """The subscriber id inside a genuine manage token, else None (constant-time check)."""
+    sid, _, tag = token.partition(".")
+    if not _ID_RE.match(sid) or len(tag) != _TAG_CHARS:
+        return None
+    return sid if hmac.compare_digest(tag, _tag("manage", sid)) else None
+
+
+def new_secret() -> str:
+    """A random one-time secret: 128 bits, URL-safe."""
+    return _b64(secrets.token_bytes(16))
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def one_click_unsubscribe_url(sid: str) -> str:
+    """The List-Unsubscribe URL: GET shows a page with a button, POST unsubscribes (RFC 8058)."""
+    return f"{get_settings().api_url}/subscriptions/unsubscribe?token={manage_token(sid)}"
