@@ -8,6 +8,7 @@ both alike; prints the median of each and the ratio (goal: <= 1.10).
 
 from __future__ import annotations
 
+import json
 import statistics
 import subprocess
 import sys
@@ -50,6 +51,10 @@ def main() -> None:
     print(f"import app:            {ours_ms:7.1f} ms (median of {rounds})")
     print(f"hello Chalice + boto3: {base_ms:7.1f} ms (baseline, same run)")
     print(f"ratio:                 {ratio:7.2f}  (goal <= {GOAL:.2f}) {'OK' if ratio <= GOAL else 'OVER'}")
+    # One machine-readable line per figure, collected by `make bench` into bench/RESULTS.md.
+    print("BENCH " + json.dumps({"figure": "import app vs hello Chalice+boto3", "value": f"{ours_ms:.1f} ms",
+                                 "baseline": f"{base_ms:.1f} ms", "ratio": round(ratio, 3),
+                                 "goal": f"<= {GOAL:.2f}"}, ensure_ascii=False))
 
 
 if __name__ == "__main__":
