@@ -34,7 +34,22 @@ os.environ.pop("AWS_PROFILE", None)
 
 from chalice.test import Client  # noqa: E402
 
-from devtools import moto_server  # noqa: E402
+from devtools import dynamodb_local, moto_server  # noqa: E402
+
+# The DynamoDB lane (``make test``, see devtools/dynamodb_local.py) sets this: DynamoDB calls
+# then go to DynamoDB Local, everything else still to moto server.
+ON_DYNAMODB_LOCAL = os.environ.get(dynamodb_local.BACKEND_ENV) == dynamodb_local.BACKEND
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local_server() -> Iterator[dynamodb_local.DynamoDBLocal]:
+    log = ROOT / ".pytest_cache" / f"dynamodb-local-{os.getpid()}.log"
+    log.parent.mkdir(exist_ok=True)
+    server = dynamodb_local.start(log_path=str(log))
+    # botocore's per-service endpoint wins over AWS_ENDPOINT_URL, for boto3 and pynamodb alike.
+    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = server.url
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -61,6 +76,9 @@ def stack(request: pytest.FixtureRequest) -> Iterator[dict[str, str] | None]:
     server: moto_server.MotoServer = request.getfixturevalue("moto")
     server.reset()
     session = boto3.session.Session(region_name=REGION)
+    if ON_DYNAMODB_LOCAL:
+        request.getfixturevalue("dynamodb_local_server")
+        dynamodb_local.drop_tables(session.client("dynamodb"))
     yield provision("local", session.client, REGION)
 
 
@@ -176,3 +194,5 @@ def add_articles() -> ArticleFactory:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "no_aws: the test needs no moto server")
+    config.addinivalue_line(
+        "markers", "dynamodb: data-layer test that the DynamoDB Local lane runs a second time")

@@ -10,6 +10,9 @@ from chalice.test import Client
 
 from tests.conftest import ArticleFactory
 
+# Runs again against DynamoDB Local (the DynamoDB lane of `make test`).
+pytestmark = pytest.mark.dynamodb
+
 
 def get_json(client: Client, path: str, **headers: str) -> tuple[int, dict[str, Any], dict[str, str]]:
     response = client.http.get(path, headers=headers)

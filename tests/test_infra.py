@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+import pytest
 
 from chalicelib.config import get_settings
 from chalicelib.models.articles import Article
@@ -16,6 +17,7 @@ def _keys(schema: list[dict[str, str]]) -> dict[str, str]:
     return {entry["KeyType"]: entry["AttributeName"] for entry in schema}
 
 
+@pytest.mark.dynamodb
 def test_every_model_matches_its_provisioned_table() -> None:
     """Each pynamodb model's keys and indexes are what infra/template.yaml made."""
     from pynamodb.models import Model
@@ -44,6 +46,7 @@ def test_every_model_matches_its_provisioned_table() -> None:
                     meta.projection.non_key_attributes)
 
 
+@pytest.mark.dynamodb
 def test_every_configured_resource_name_is_made_by_the_template() -> None:
     settings = get_settings()
     ddb: Any = boto3.client("dynamodb", region_name=REGION)

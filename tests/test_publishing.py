@@ -14,6 +14,9 @@ from chalicelib.models.articles import Article
 from chalicelib.publishing import publish_paths
 from tests.conftest import ROOT
 
+# Runs again against DynamoDB Local (the DynamoDB lane of `make test`).
+pytestmark = pytest.mark.dynamodb
+
 SEED = ROOT / "content" / "samarbejde-med-borgere-kan-laeres.md"
 
 GOOD = """---
