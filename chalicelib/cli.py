@@ -10,6 +10,8 @@ import logging
 import sys
 from pathlib import Path
 
+EX_TEMPFAIL = 75  # sysexits.h: a temporary failure, try again later
+
 
 def _publish(args: argparse.Namespace) -> int:
     from chalicelib.publishing import publish_paths
@@ -19,7 +21,18 @@ def _publish(args: argparse.Namespace) -> int:
     if missing:
         print(f"error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
-    report = publish_paths(paths)
+    try:
+        report = publish_paths(paths)
+    except Exception as problem:
+        from chalicelib import transient
+
+        found = transient.classify(problem)
+        if found is None:
+            raise
+        # Each article is one conditional write, so what was written is whole: run it again.
+        print(f"error: AWS is busy or unreachable ({found.code}); nothing is half-written, "
+              "run publish again in a moment", file=sys.stderr)
+        return EX_TEMPFAIL
     for label, slugs_ in (("created", report.created), ("updated", report.updated),
                           ("unchanged", report.unchanged)):
         for slug in slugs_:

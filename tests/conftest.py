@@ -192,6 +192,14 @@ def add_articles() -> ArticleFactory:
     return add
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print what the hardening tests counted (faults injected, examples tried), for CI logs."""
+    from tests import helpers_report
+
+    for line in helpers_report.lines():
+        terminalreporter.write_line(f"HARDENING {line}")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "no_aws: the test needs no moto server")
     config.addinivalue_line(

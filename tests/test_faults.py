@@ -1,0 +1,147 @@
+"""AWS failing under load (throttling, 503s, SES refusing mail) never shows as a 500 with
+internals, and never leaves a half-written record: the same request works once it clears.
+
+Faults are injected at the app's botocore clients (tests/helpers_faults.py); every other
+call goes to moto server as usual.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+from chalicelib import cli, transient
+from chalicelib.models.articles import Article
+from tests.conftest import ArticleFactory
+from tests.helpers_faults import (
+    ACCESS_DENIED,
+    BY_SERVICE,
+    INTERNALS,
+    Fault,
+    FaultInjector,
+    assert_clean_unavailable,
+    faults,
+)
+
+__all__ = ["faults"]  # the fixture, imported for pytest
+
+DYNAMODB_FAULTS = BY_SERVICE["dynamodb"]
+
+
+def test_every_route_is_guarded() -> None:
+    """A route registered after ``guard_routes(app)`` would answer throttling with a 500."""
+    from app import app
+    from chalicelib.api.guard import is_guarded
+
+    unguarded = [f"{method} {path}" for path, methods in app.routes.items()
+                 for method, entry in methods.items() if not is_guarded(entry.view_function)]
+    assert app.routes and not unguarded
+
+
+@pytest.mark.parametrize("fault", DYNAMODB_FAULTS, ids=lambda f: f.code)
+@pytest.mark.parametrize("path", ["/articles", "/articles?category=erfaringer", "/articles/artikel-0001"])
+def test_throttled_reads_are_503_with_retry_after_then_work(
+    client: Client, add_articles: ArticleFactory, faults: FaultInjector, fault: Fault, path: str,
+) -> None:
+    add_articles(3)
+    faults.inject("dynamodb.*", fault)
+    response = client.http.get(path)
+    assert_clean_unavailable(response.status_code, response.headers, response.body.decode())
+    assert sum(faults.injected.values()) == 1
+
+    faults.clear()
+    assert client.http.get(path).status_code == 200
+
+
+def test_an_unexpected_aws_error_is_a_500_that_shows_no_internals(
+    client: Client, add_articles: ArticleFactory, faults: FaultInjector,
+) -> None:
+    add_articles(1)
+    faults.inject("dynamodb.*", ACCESS_DENIED)
+    response = client.http.get("/articles")
+    body = response.body.decode()
+    assert response.status_code == 500
+    assert json.loads(body)["Code"] == "InternalServerError"
+    assert not any(marker in body for marker in INTERNALS)
+    assert "Retry-After" not in response.headers
+
+
+ARTICLE = """---
+title: {title}
+teaser: En kort tekst.
+category: metoder
+---
+Brødtekst om {title}.
+"""
+
+
+def _articles() -> dict[str, tuple[str, str]]:
+    return {a.slug: (a.title, a.body_html) for a in Article.scan()}  # a test may scan
+
+
+@pytest.mark.parametrize("fault", DYNAMODB_FAULTS, ids=lambda f: f.code)
+@pytest.mark.parametrize("failing_call", [0, 1, 2, 3], ids=lambda n: f"call{n}")
+def test_publish_under_throttling_fails_cleanly_and_a_rerun_finishes_it(
+    tmp_path: Path, faults: FaultInjector, capsys: pytest.CaptureFixture[str],
+    fault: Fault, failing_call: int,
+) -> None:
+    """Publishing two articles makes four DynamoDB calls (GetItem, PutItem each); whichever
+    fails, the CLI says so and exits 75, each article is whole or absent, and running the
+    same command again ends exactly where a run without the fault would."""
+    for title in ("Borgerpaneler", "Dialogmøder"):
+        (tmp_path / f"{title}.md").write_text(ARTICLE.format(title=title), encoding="utf-8")
+    faults.inject("dynamodb.*", fault, after=failing_call)
+
+    assert cli.main(["publish", str(tmp_path)]) == cli.EX_TEMPFAIL
+    assert "run publish again" in capsys.readouterr().err
+    assert faults.injected
+    faults.clear()
+    partial = _articles()
+    assert len(partial) == failing_call // 2  # calls before the fault wrote whole articles
+    assert all(body.startswith("<p>Brødtekst om ") for _, body in partial.values())
+
+    assert cli.main(["publish", str(tmp_path)]) == 0
+    assert _articles() == {
+        "borgerpaneler": ("Borgerpaneler", "<p>Brødtekst om Borgerpaneler.</p>"),
+        "dialogmoeder": ("Dialogmøder", "<p>Brødtekst om Dialogmøder.</p>"),
+    }
+
+
+def _client_error(code: str, **extra: Any) -> Exception:
+    from botocore.exceptions import ClientError
+
+    response: Any = {"Error": {"Code": code, "Message": "x"}, **extra}
+    return ClientError(response, "Op")
+
+
+@pytest.mark.no_aws
+def test_classification_of_failures() -> None:
+    from botocore.exceptions import EndpointConnectionError
+    from pynamodb.exceptions import PutError, TransactWriteError
+
+    busy = transient.classify(PutError("put", _client_error("ProvisionedThroughputExceededException")))
+    assert busy is not None and busy.kind == "busy"
+    assert transient.classify(PutError("put", _client_error("ConditionalCheckFailedException"))) is None
+    assert transient.classify(_client_error("ValidationException")) is None
+    assert transient.classify(ValueError("bug")) is None
+    mail = transient.classify(_client_error("MessageRejected"))
+    assert mail is not None and mail.kind == "mail"
+    slow = transient.classify(_client_error("Anything", ResponseMetadata={"HTTPStatusCode": 503}))
+    assert slow is not None and slow.kind == "busy"
+    unreachable = transient.classify(EndpointConnectionError(endpoint_url="http://x"))
+    assert unreachable is not None and unreachable.kind == "unreachable"
+
+    def cancelled(*codes: str) -> Exception:
+        cause = _client_error("TransactionCanceledException",
+                              CancellationReasons=[{"Code": c} for c in codes])
+        try:
+            raise TransactWriteError("tx", cause) from cause
+        except TransactWriteError as error:
+            return error
+
+    assert transient.classify(cancelled("None", "ThrottlingError")) is not None
+    assert transient.classify(cancelled("ConditionalCheckFailed", "None")) is None
