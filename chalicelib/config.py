@@ -22,6 +22,16 @@ from functools import lru_cache
 DEPLOYED_STAGES = frozenset({"dev", "prod"})
 
 
+# The CAPTCHA's answers: no look-alikes (0/O, 1/I/L), so what the image shows is what
+# the visitor types. Kept here because the test answer must be one of them.
+CAPTCHA_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CAPTCHA_LENGTH = 5
+
+
+def _is_captcha_answer(value: str) -> bool:
+    return len(value) == CAPTCHA_LENGTH and all(char in CAPTCHA_ALPHABET for char in value)
+
+
 class ConfigError(RuntimeError):
     """A setting is missing or unsafe for the stage: the app must not start."""
 
@@ -46,6 +56,9 @@ class Settings:
     mail_from: str
     # SES configuration set that routes bounces/complaints to SNS; None locally.
     ses_configuration_set: str | None
+    # Fixes every CAPTCHA answer (like reCAPTCHA's test keys) so tests and `make run` can
+    # drive the signup end to end; refused in deployed stages (see load()).
+    captcha_test_answer: str | None = None
 
     @property
     def deployed(self) -> bool:
@@ -76,6 +89,17 @@ def load(env: dict[str, str] | None = None) -> Settings:
         secret = secrets.token_hex(32)
     if len(secret) < 32:
         raise ConfigError("APP_SECRET must be at least 32 characters")
+    test_answer = env.get("CAPTCHA_TEST_ANSWER") or None
+    if test_answer is not None:
+        if stage in DEPLOYED_STAGES:
+            raise ConfigError(
+                f"CAPTCHA_TEST_ANSWER is set in the deployed stage {stage!r}: it would let anyone"
+                " pass the CAPTCHA; remove it from the stage's environment"
+            )
+        if not _is_captcha_answer(test_answer):
+            raise ConfigError(
+                f"CAPTCHA_TEST_ANSWER must be {CAPTCHA_LENGTH} characters from {CAPTCHA_ALPHABET}"
+            )
     return Settings(
         stage=stage,
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "eu-north-1",
@@ -93,6 +117,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
         mail_from=env.get("MAIL_FROM", "Center for Borgerdialog <nyhedsbrev@borgerdialog.dk>"),
         ses_configuration_set=env.get("SES_CONFIGURATION_SET") or None,
+        captcha_test_answer=test_answer,
     )
 
 

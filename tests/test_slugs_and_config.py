@@ -42,3 +42,18 @@ def test_resource_names_follow_the_stage() -> None:
     settings = config.load({"STAGE": "dev", "APP_SECRET": "x" * 40})
     assert settings.articles_table == "borgerdialog-dev-articles"
     assert settings.bucket == "borgerdialog-dev-site"
+
+
+def test_captcha_test_answer_only_outside_deployed_stages() -> None:
+    assert config.load({"STAGE": "local", "CAPTCHA_TEST_ANSWER": "K7M2P"}).captcha_test_answer == "K7M2P"
+    assert config.load({"STAGE": "local"}).captcha_test_answer is None
+    for stage in sorted(config.DEPLOYED_STAGES):
+        with pytest.raises(config.ConfigError, match="CAPTCHA_TEST_ANSWER"):
+            config.load({"STAGE": stage, "APP_SECRET": "x" * 40, "CAPTCHA_TEST_ANSWER": "K7M2P"})
+    assert config.load({"STAGE": "prod", "APP_SECRET": "x" * 40}).captcha_test_answer is None
+
+
+@pytest.mark.parametrize("answer", ["K7M2", "K7M2PQ", "k7m2p", "K0M2P", "KIM2P", "K7M2 "])
+def test_captcha_test_answer_must_be_a_possible_answer(answer: str) -> None:
+    with pytest.raises(config.ConfigError, match="CAPTCHA_TEST_ANSWER"):
+        config.load({"STAGE": "local", "CAPTCHA_TEST_ANSWER": answer})

@@ -1,0 +1,291 @@
+"""Self-hosted CAPTCHA challenges: make one (picture + Danish audio), consume it once.
+
+``create_challenge()`` draws a random 5-character answer, PUTs ``captcha/<id>.png`` and
+``captcha/<id>.wav`` to the site bucket (served by the CDN at ``{SITE_URL}/captcha/...``)
+and then writes one DynamoDB item holding only HMAC(captcha key, id ‖ answer). The item
+comes last: if a PUT fails there is no item, so no id that points at missing files; if the
+item write fails, the orphaned objects are never handed out and the bucket's lifecycle
+rule deletes them after a day.
+
+``consume(id, answer)`` is one conditional UpdateItem on the happy path: the right MAC,
+not yet solved, fewer than 3 wrong answers and not expired, all checked by DynamoDB in
+the same write that marks it solved, so a right answer succeeds exactly once however many
+requests race. Only a refused consume reads the item to say why, and a wrong answer is
+counted with a second conditional write.
+
+Callers (the signup route) catch ``CaptchaRejected``; ``CaptchaUnavailable`` means AWS
+failed and the visitor should simply try again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any, TypeGuard
+
+from chalicelib import aws
+from chalicelib.config import CAPTCHA_ALPHABET, CAPTCHA_LENGTH, get_settings
+
+log = logging.getLogger(__name__)
+
+LIFETIME = timedelta(minutes=10)
+MAX_WRONG_ANSWERS = 3
+ID_BYTES = 16  # 128 bits from `secrets`
+# Longer input cannot be a right answer: refused without touching DynamoDB or counting.
+MAX_ANSWER_CHARS = 64
+KEY_PREFIX = "captcha/"
+# One visitor fetches each object a few times within its ten minutes; the CDN must not
+# keep one-off objects (``private``) and nothing ever changes under a key (``immutable``).
+OBJECT_CACHE_CONTROL = "private, max-age=600, immutable"
+# DynamoDB's TTL may delete an item up to days late; the code checks expires_at itself.
+TTL_SLACK = timedelta(hours=1)
+
+_ID_RE = re.compile(rf"^[0-9a-f]{{{ID_BYTES * 2}}}$")
+_NEW_CHALLENGE = "Hent en ny udfordring (knappen 'Nyt billede') og prøv igen."
+
+
+class CaptchaRejected(Exception):
+    """A consume that did not succeed, with a Danish message telling the visitor what to do.
+
+    ``code`` is one of ``unknown``, ``expired``, ``wrong``, ``used``, ``exhausted``.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class CaptchaUnavailable(Exception):
+    """S3 or DynamoDB failed; nothing usable was left behind. The visitor may retry."""
+
+
+@dataclass(frozen=True)
+class Challenge:
+    captcha_id: str
+    image_url: str
+    audio_url: str
+    expires_at: datetime
+
+
+def new_id() -> str:
+    return secrets.token_hex(ID_BYTES)
+
+
+def random_answer() -> str:
+    return "".join(secrets.choice(CAPTCHA_ALPHABET) for _ in range(CAPTCHA_LENGTH))
+
+
+def normalise(answer: str) -> str:
+    """What the visitor meant: full-width and other compatibility forms folded (NFKC),
+    spaces dropped (audio listeners type "k 7 m 2 p"), case ignored."""
+    return "".join(unicodedata.normalize("NFKC", answer).split()).upper()
+
+
+def is_captcha_id(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and _ID_RE.fullmatch(value) is not None
+
+
+def object_keys(captcha_id: str) -> tuple[str, str]:
+    return f"{KEY_PREFIX}{captcha_id}.png", f"{KEY_PREFIX}{captcha_id}.wav"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _rejected(code: str) -> CaptchaRejected:
+    messages = {
+        "unknown": f"Udfordringen findes ikke. {_NEW_CHALLENGE}",
+        "expired": f"Udfordringen er udløbet (den gælder i 10 minutter). {_NEW_CHALLENGE}",
+        "used": f"Udfordringen er allerede brugt. {_NEW_CHALLENGE}",
+        "exhausted": f"For mange forkerte svar på denne udfordring. {_NEW_CHALLENGE}",
+    }
+    return CaptchaRejected(code, messages[code])
+
+
+def _wrong(left: int) -> CaptchaRejected:
+    if left <= 0:
+        return CaptchaRejected("wrong", f"Tegnene passer ikke, og der er ikke flere forsøg. {_NEW_CHALLENGE}")
+    return CaptchaRejected("wrong", f"Tegnene passer ikke. Prøv igen (du har {left} forsøg tilbage).")
+
+
+def _conditional_failure(error: Exception) -> bool:
+    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+class CaptchaService:
+    """Challenges in one bucket and table, with an injectable answer source and clock
+    (tests fix the answer or move the clock; the app uses :func:`default_service`)."""
+
+    def __init__(
+        self,
+        *,
+        key: bytes,
+        bucket: str,
+        site_url: str,
+        answers: Callable[[], str] = random_answer,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._key = key
+        self._bucket = bucket
+        self._site_url = site_url.rstrip("/")
+        self._answers = answers
+        self._clock = clock
+
+    def _mac(self, captcha_id: str, normalised_answer: str) -> str:
+        message = f"{captcha_id}|{normalised_answer}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def create(self) -> Challenge:
+        from botocore.exceptions import BotoCoreError, ClientError
+        from pynamodb.exceptions import PynamoDBException
+
+        from chalicelib.captcha_audio import render_wav
+        from chalicelib.captcha_image import render_png
+        from chalicelib.models.challenges import ChallengeItem
+
+        answer = normalise(self._answers())
+        captcha_id = new_id()
+        png_key, wav_key = object_keys(captcha_id)
+        now = self._clock()
+        expires_at = now + LIFETIME
+        item = ChallengeItem(
+            captcha_id,
+            answer_mac=self._mac(captcha_id, answer),
+            created_at=now,
+            expires_at=expires_at,
+            wrong_answers=0,
+            expires_ttl=int((expires_at + TTL_SLACK).timestamp()),
+        )
+        try:
+            self._put(png_key, render_png(answer), "image/png")
+            self._put(wav_key, render_wav(answer), "audio/wav")
+            # Objects first, item last: see the module docstring.
+            item.save(condition=ChallengeItem.captcha_id.does_not_exist())
+        except (BotoCoreError, ClientError, PynamoDBException) as problem:
+            log.warning("CAPTCHA %s not created: %s", captcha_id, problem)
+            raise CaptchaUnavailable(str(problem)) from problem
+        return Challenge(
+            captcha_id=captcha_id,
+            image_url=f"{self._site_url}/{png_key}",
+            audio_url=f"{self._site_url}/{wav_key}",
+            expires_at=expires_at,
+        )
+
+    def _put(self, key: str, body: bytes, content_type: str) -> None:
+        # No Metadata: nothing about the answer may travel with the object.
+        aws.client("s3").put_object(
+            Bucket=self._bucket, Key=key, Body=body,
+            ContentType=content_type, CacheControl=OBJECT_CACHE_CONTROL,
+        )
+
+    def consume(self, captcha_id: object, answer: object) -> None:
+        """Accept the right answer exactly once, else raise :class:`CaptchaRejected`."""
+        if not is_captcha_id(captcha_id):
+            raise _rejected("unknown")
+        if not isinstance(answer, str):
+            raise CaptchaRejected("wrong", "Skriv tegnene fra billedet som tekst.")
+        if len(answer) > MAX_ANSWER_CHARS:
+            raise CaptchaRejected("wrong", f"Svaret er {CAPTCHA_LENGTH} tegn; skriv tegnene fra billedet.")
+        from pynamodb.exceptions import PynamoDBException, UpdateError
+
+        from chalicelib.models.challenges import ChallengeItem
+
+        mac = self._mac(captcha_id, normalise(answer))
+        now = self._clock()
+        item = ChallengeItem(captcha_id)
+        try:
+            item.update(
+                actions=[ChallengeItem.solved_at.set(now)],
+                condition=(
+                    (ChallengeItem.answer_mac == mac)
+                    & ChallengeItem.solved_at.does_not_exist()
+                    & (ChallengeItem.wrong_answers < MAX_WRONG_ANSWERS)
+                    & (ChallengeItem.expires_at > now)
+                ),
+            )
+            return
+        except UpdateError as problem:
+            if not _conditional_failure(problem):
+                raise CaptchaUnavailable(str(problem)) from problem
+        except PynamoDBException as problem:
+            raise CaptchaUnavailable(str(problem)) from problem
+        raise self._why_refused(captcha_id, mac, now)
+
+    def _why_refused(self, captcha_id: str, mac: str, now: datetime) -> CaptchaRejected:
+        """Read the item after a refused consume and name the reason; a wrong answer is counted."""
+        from pynamodb.exceptions import DoesNotExist, PynamoDBException, UpdateError
+
+        from chalicelib.models.challenges import ChallengeItem
+
+        try:
+            item = ChallengeItem.get(captcha_id, consistent_read=True)
+        except DoesNotExist:
+            return _rejected("unknown")
+        except PynamoDBException as problem:
+            raise CaptchaUnavailable(str(problem)) from problem
+        if item.solved_at is not None:
+            return _rejected("used")
+        if item.wrong_answers >= MAX_WRONG_ANSWERS:
+            return _rejected("exhausted")
+        if item.expires_at <= now:
+            return _rejected("expired")
+        if hmac.compare_digest(item.answer_mac, mac):
+            # The state allowed this answer, yet the write was refused: it changed in
+            # between (only towards solved or exhausted), so this request lost the race.
+            return _rejected("used")
+        try:
+            item.update(
+                actions=[ChallengeItem.wrong_answers.add(1)],
+                condition=(ChallengeItem.solved_at.does_not_exist()
+                           & (ChallengeItem.wrong_answers < MAX_WRONG_ANSWERS)),
+            )
+        except UpdateError as problem:
+            if _conditional_failure(problem):
+                return _rejected("exhausted")  # others used up the last tries meanwhile
+            raise CaptchaUnavailable(str(problem)) from problem
+        return _wrong(MAX_WRONG_ANSWERS - item.wrong_answers)
+
+
+def _fixed(answer: str) -> Callable[[], str]:
+    return lambda: answer
+
+
+@lru_cache(maxsize=1)
+def default_service() -> CaptchaService:
+    """The app's service: the stage's bucket, the derived captcha key, and random answers
+    unless ``CAPTCHA_TEST_ANSWER`` fixes them (local stage and tests only)."""
+    settings = get_settings()
+    answers = _fixed(settings.captcha_test_answer) if settings.captcha_test_answer else random_answer
+    return CaptchaService(
+        key=settings.secret_for("captcha"), bucket=settings.bucket,
+        site_url=settings.site_url, answers=answers,
+    )
+
+
+def create_challenge() -> Challenge:
+    """A new challenge: 1 DynamoDB write, 1 S3 PUT per file."""
+    return default_service().create()
+
+
+def consume(captcha_id: str, answer: str) -> None:
+    """Raises :class:`CaptchaRejected`; a right answer succeeds exactly once."""
+    default_service().consume(captcha_id, answer)
+
+
+def challenge_json(challenge: Challenge) -> dict[str, Any]:
+    return {
+        "captcha_id": challenge.captcha_id,
+        "image_url": challenge.image_url,
+        "audio_url": challenge.audio_url,
+        "expires_at": challenge.expires_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }

@@ -1,0 +1,29 @@
+"""The challenges table: one item per CAPTCHA challenge, keyed by ``captcha_id``.
+
+The answer is never stored, only ``answer_mac`` = HMAC(captcha key, id ‖ answer), so a
+leaked table (or log of items) solves nothing. ``expires_at`` is what the code checks;
+``expires_ttl`` only lets DynamoDB's TTL delete old items, which may happen days late.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.models import Model
+
+from chalicelib.config import get_settings
+from chalicelib.models.base import region
+
+
+class ChallengeItem(Model):
+    class Meta:
+        table_name = get_settings().challenges_table
+        region = region()
+
+    captcha_id = UnicodeAttribute(hash_key=True)
+    answer_mac = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    expires_at = UTCDateTimeAttribute()
+    wrong_answers = NumberAttribute(default=0)
+    # Set by the one consume that succeeds; its presence refuses every later one.
+    solved_at = UTCDateTimeAttribute(null=True)
+    expires_ttl = NumberAttribute()  # epoch seconds; DynamoDB TTL cleans up

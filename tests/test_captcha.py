@@ -1,0 +1,314 @@
+"""CAPTCHA challenges against moto server: made once, solved once, nothing leaks."""
+
+from __future__ import annotations
+
+import io
+import json
+import wave
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from chalice.test import Client
+
+from chalicelib import aws, captcha, captcha_audio
+from chalicelib.captcha import CaptchaRejected, CaptchaService
+from chalicelib.config import CAPTCHA_ALPHABET, CAPTCHA_LENGTH, get_settings
+from chalicelib.models.challenges import ChallengeItem
+from tests.conftest import REGION
+from tests.helpers_captcha import fixed_answer, new_challenge
+
+
+def _s3() -> Any:
+    return boto3.client("s3", region_name=REGION)
+
+
+def _service(answers: Callable[[], str] = captcha.random_answer,
+             clock: Callable[[], datetime] | None = None) -> CaptchaService:
+    settings = get_settings()
+    return CaptchaService(key=settings.secret_for("captcha"), bucket=settings.bucket,
+                          site_url=settings.site_url, answers=answers,
+                          clock=clock or (lambda: datetime.now(UTC)))
+
+
+class Recorder:
+    """The real random answer source, remembering what it handed out."""
+
+    def __init__(self) -> None:
+        self.answers: list[str] = []
+
+    def __call__(self) -> str:
+        self.answers.append(captcha.random_answer())
+        return self.answers[-1]
+
+
+def _outcome(service: CaptchaService, captcha_id: str, answer: object) -> str:
+    try:
+        service.consume(captcha_id, answer)
+    except CaptchaRejected as rejected:
+        assert rejected.message  # always says what to do
+        return rejected.code
+    return "accepted"
+
+
+def _objects() -> list[str]:
+    listing = _s3().list_objects_v2(Bucket=get_settings().bucket, Prefix="captcha/")
+    return sorted(entry["Key"] for entry in listing.get("Contents", []))
+
+
+# --- POST /captcha -------------------------------------------------------------------
+
+def test_post_captcha_gives_a_picture_and_danish_audio_of_one_fresh_challenge(client: Client) -> None:
+    before = datetime.now(UTC)
+    response = client.http.post("/captcha")
+    assert response.status_code == 201
+    assert response.headers["Cache-Control"] == "no-store"
+    body = json.loads(response.body)
+    assert set(body) == {"captcha_id", "image_url", "audio_url", "expires_at"}
+    captcha_id = body["captcha_id"]
+    site = get_settings().site_url
+    assert body["image_url"] == f"{site}/captcha/{captcha_id}.png"
+    assert body["audio_url"] == f"{site}/captcha/{captcha_id}.wav"
+    expires = datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
+    assert timedelta(minutes=9) < expires - before <= timedelta(minutes=10, seconds=1)
+    assert _objects() == [f"captcha/{captcha_id}.png", f"captcha/{captcha_id}.wav"]
+
+    png = _s3().get_object(Bucket=get_settings().bucket, Key=f"captcha/{captcha_id}.png")
+    assert png["ContentType"] == "image/png"
+    assert "max-age=600" in png["CacheControl"] and "private" in png["CacheControl"]
+    data = png["Body"].read()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        image.verify()
+        assert image.format == "PNG" and image.size == (200, 70)
+
+    wav = _s3().get_object(Bucket=get_settings().bucket, Key=f"captcha/{captcha_id}.wav")
+    assert wav["ContentType"] == "audio/wav"
+    _assert_speaks(wav["Body"].read(), fixed_answer())
+
+    # The challenge answers to the characters shown, in any case.
+    captcha.consume(captcha_id, fixed_answer().lower())
+
+
+def _assert_speaks(data: bytes, answer: str) -> None:
+    """A valid WAV of plausible length that reads the intro and each character of
+    ``answer`` in order, twice (the clips are joined verbatim, so their frames are in it)."""
+    with wave.open(io.BytesIO(data), "rb") as audio:
+        seconds = audio.getnframes() / audio.getframerate()
+        frames = audio.readframes(audio.getnframes())
+        assert (audio.getnchannels(), audio.getsampwidth()) == (1, 2)
+    assert 8 < seconds < 40
+    clips = captcha_audio.voice().clips
+    position = frames.find(clips[captcha_audio.INTRO])
+    assert position == 0
+    for char in answer + answer:
+        found = frames.find(clips[char], position)
+        assert found > position, f"{char} missing or out of order"
+        position = found + len(clips[char])
+
+
+def test_each_challenge_costs_two_puts_and_one_write(client: Client, aws_calls: Counter[str]) -> None:
+    aws_calls.clear()
+    captcha_id = new_challenge(client)
+    assert aws_calls == Counter({"s3.PutObject": 2, "dynamodb.PutItem": 1})
+    aws_calls.clear()
+    captcha.consume(captcha_id, fixed_answer())
+    assert aws_calls == Counter({"dynamodb.UpdateItem": 1})
+
+
+def test_the_answer_is_nowhere_in_responses_keys_metadata_or_the_item() -> None:
+    recorder = Recorder()
+    service = _service(answers=recorder)
+    challenges = [service.create() for _ in range(5)]
+    bucket = get_settings().bucket
+    for challenge, answer in zip(challenges, recorder.answers, strict=True):
+        visible = [json.dumps(captcha.challenge_json(challenge))]
+        for key in captcha.object_keys(challenge.captcha_id):
+            head = _s3().head_object(Bucket=bucket, Key=key)
+            assert head["Metadata"] == {}
+            visible.append(key)
+            visible.append(json.dumps(head["ResponseMetadata"]["HTTPHeaders"]))
+        item = ChallengeItem.get(challenge.captcha_id, consistent_read=True)
+        visible.append(json.dumps(item.serialize()))
+        for text in visible:
+            assert answer not in text.upper()
+        service.consume(challenge.captcha_id, answer)  # it was the answer all along
+
+
+def test_http_responses_never_carry_the_answer(client: Client) -> None:
+    response = client.http.post("/captcha")
+    assert fixed_answer() not in response.body.decode().upper()
+    assert fixed_answer() not in json.dumps(dict(response.headers)).upper()
+
+
+# --- consuming -----------------------------------------------------------------------
+
+def test_a_solved_challenge_replayed_100_times_is_accepted_once() -> None:
+    recorder = Recorder()
+    service = _service(answers=recorder)
+    challenge = service.create()
+    outcomes = Counter(_outcome(service, challenge.captcha_id, recorder.answers[0]) for _ in range(100))
+    assert outcomes == Counter({"accepted": 1, "used": 99})
+
+
+def test_1000_wrong_answers_are_never_accepted_and_kill_the_challenge_after_3() -> None:
+    recorder = Recorder()
+    service = _service(answers=recorder)
+    challenge = service.create()
+    right = recorder.answers[0]
+    wrong = "".join(CAPTCHA_ALPHABET[(CAPTCHA_ALPHABET.index(c) + 1) % len(CAPTCHA_ALPHABET)] for c in right)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = Counter(pool.map(lambda _: _outcome(service, challenge.captcha_id, wrong), range(1000)))
+    assert outcomes == Counter({"wrong": 3, "exhausted": 997})
+    assert _outcome(service, challenge.captcha_id, right) == "exhausted"
+    assert ChallengeItem.get(challenge.captcha_id, consistent_read=True).wrong_answers == 3
+
+
+def test_two_wrong_answers_leave_one_try_and_say_so() -> None:
+    recorder = Recorder()
+    service = _service(answers=recorder)
+    challenge = service.create()
+    messages = []
+    for _ in range(2):
+        with pytest.raises(CaptchaRejected) as rejected:
+            service.consume(challenge.captcha_id, "22222" if recorder.answers[0] != "22222" else "33333")
+        messages.append(rejected.value.message)
+    assert "2 forsøg" in messages[0] and "1 forsøg" in messages[1]
+    service.consume(challenge.captcha_id, recorder.answers[0])
+
+
+def test_50_parallel_right_answers_are_accepted_exactly_once() -> None:
+    recorder = Recorder()
+    service = _service(answers=recorder)
+    challenge = service.create()
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        outcomes = Counter(pool.map(
+            lambda _: _outcome(service, challenge.captcha_id, recorder.answers[0]), range(50)))
+    assert outcomes == Counter({"accepted": 1, "used": 49})
+
+
+def test_a_challenge_expires_after_10_minutes_checked_in_code() -> None:
+    start = datetime.now(UTC)
+    clock = [start]
+    service = _service(answers=lambda: "HJK23", clock=lambda: clock[0])
+    late, in_time = service.create(), service.create()
+    clock[0] = start + timedelta(minutes=9, seconds=59)
+    service.consume(in_time.captcha_id, "HJK23")
+    clock[0] = start + timedelta(minutes=10, seconds=1)
+    assert _outcome(service, late.captcha_id, "HJK23") == "expired"
+    item = ChallengeItem.get(late.captcha_id, consistent_read=True)
+    assert item.solved_at is None and item.wrong_answers == 0  # a late answer is not a wrong one
+    # DynamoDB's TTL only cleans up, after the challenge is already refused in code.
+    assert item.expires_ttl >= int(item.expires_at.timestamp())
+
+
+def test_answers_are_case_insensitive_and_forgive_spaces_and_wide_forms(client: Client) -> None:
+    for typed in ["k7m2p", " K7M2P ", "K 7 M 2 P", "\uff2b\uff17\uff2d\uff12\uff30", "k7M2p\n"]:
+        captcha.consume(new_challenge(client), typed)
+
+
+def test_random_answers_use_the_alphabet_without_look_alikes() -> None:
+    answers = {captcha.random_answer() for _ in range(2000)}
+    assert len(answers) > 1990  # 31^5 possibilities: repeats are rare
+    used = set("".join(answers))
+    assert all(len(answer) == CAPTCHA_LENGTH for answer in answers)
+    assert used == set(CAPTCHA_ALPHABET)
+    assert not used & set("0O1IL")
+
+
+def test_a_random_answer_challenge_takes_only_its_own_answer() -> None:
+    recorder = Recorder()
+    service = _service(answers=recorder)
+    first, second = service.create(), service.create()
+    if recorder.answers[0] != recorder.answers[1]:
+        assert _outcome(service, first.captcha_id, recorder.answers[1]) == "wrong"
+    assert _outcome(service, second.captcha_id, recorder.answers[1]) == "accepted"
+    # Another key (another deployment, a rotated secret) makes different MACs.
+    settings = get_settings()
+    stranger = CaptchaService(key=b"x" * 32, bucket=settings.bucket, site_url=settings.site_url)
+    assert _outcome(stranger, first.captcha_id, recorder.answers[0]) == "wrong"
+
+
+def test_10000_ids_have_no_duplicates_and_128_bits() -> None:
+    ids = [captcha.new_id() for _ in range(10_000)]
+    assert len(set(ids)) == 10_000
+    assert all(captcha.is_captcha_id(value) and len(value) * 4 >= 128 for value in ids)
+
+
+# --- bad input -----------------------------------------------------------------------
+
+MALFORMED_IDS: list[Any] = [None, 12345, "", "../../etc/passwd", "A" * 32, "a" * 31, "a" * 33,
+                            "g" * 32, ["a" * 32], "a" * 1_000_000]
+NOT_ANSWERS: list[Any] = [None, 12345, ["K7M2P"], {"answer": "K7M2P"}, b"K7M2P", "K" * 65,
+                          "K7M2P" * 200_000]
+
+
+def test_malformed_ids_are_unknown_without_an_aws_call(aws_calls: Counter[str]) -> None:
+    aws_calls.clear()
+    for captcha_id in MALFORMED_IDS:
+        with pytest.raises(CaptchaRejected) as rejected:
+            captcha.consume(captcha_id, "K7M2P")
+        assert rejected.value.code == "unknown", captcha_id
+    assert sum(aws_calls.values()) == 0
+
+
+def test_non_text_and_huge_answers_are_refused_and_not_counted(client: Client,
+                                                               aws_calls: Counter[str]) -> None:
+    captcha_id = new_challenge(client)
+    aws_calls.clear()
+    for answer in NOT_ANSWERS:
+        with pytest.raises(CaptchaRejected) as rejected:
+            captcha.consume(captcha_id, answer)
+        assert rejected.value.code == "wrong", answer
+    assert sum(aws_calls.values()) == 0
+    captcha.consume(captcha_id, fixed_answer())
+
+
+def test_an_unknown_id_is_refused(aws_calls: Counter[str]) -> None:
+    with pytest.raises(CaptchaRejected) as rejected:
+        captcha.consume(captcha.new_id(), "K7M2P")
+    assert rejected.value.code == "unknown"
+    assert "ny udfordring" in rejected.value.message
+
+
+def test_post_captcha_ignores_a_body_and_refuses_other_methods(client: Client) -> None:
+    assert client.http.post("/captcha", body=b"x" * 100_000).status_code == 201
+    assert client.http.get("/captcha").status_code == 405
+
+
+# --- AWS failing mid-create ----------------------------------------------------------
+
+def test_s3_failing_leaves_no_challenge(client: Client) -> None:
+    with Stubber(aws.client("s3")) as stub:
+        stub.add_client_error("put_object", "AccessDenied", "denied", 403)
+        response = client.http.post("/captcha")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] and json.loads(response.body)["Code"] == "ServiceUnavailable"
+    assert _table_is_empty()
+
+
+def test_dynamodb_failing_leaves_no_usable_challenge(client: Client) -> None:
+    pynamodb_client = ChallengeItem._get_connection().connection.client
+    with Stubber(pynamodb_client) as stub:
+        stub.add_client_error("put_item", "AccessDeniedException", "denied", 400)
+        response = client.http.post("/captcha")
+    assert response.status_code == 503
+    assert _table_is_empty()
+    # The objects it had PUT are orphans: no item points at them, the lifecycle rule ends them.
+    png_key = _objects()[0]
+    orphan_id = png_key.removeprefix("captcha/").removesuffix(".png")
+    with pytest.raises(CaptchaRejected) as rejected:
+        captcha.consume(orphan_id, fixed_answer())
+    assert rejected.value.code == "unknown"
+
+
+def _table_is_empty() -> bool:
+    ddb: Any = boto3.client("dynamodb", region_name=REGION)
+    return int(ddb.scan(TableName=get_settings().challenges_table, Select="COUNT")["Count"]) == 0
