@@ -6,6 +6,10 @@ The AWS endpoint is not a setting here: boto3 and pynamodb's botocore read
 Chalice puts a stage's ``environment_variables`` (from ``.chalice/config.json``) into the
 environment of the Lambda function, of ``chalice local`` and of ``chalice.test.Client``;
 the local stack and the tests add the endpoint and the throwaway secret.
+
+A deployed stage names its secret instead of carrying it: ``APP_SECRET_PARAMETER`` is an SSM
+SecureString, read on first use (a cold start's first keyed request) and kept for the life
+of the process, so neither ``import app`` nor a route that needs no key pays for it.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ import hashlib
 import hmac
 import os
 import secrets
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 
 # Stages that run against real AWS: they must get their secret from the environment
 # (SSM at deploy time) and may never carry test shortcuts.
@@ -50,7 +54,6 @@ class Settings:
     bucket: str
     site_url: str
     api_url: str
-    app_secret: bytes
     log_level: str
     # Who mail comes from; its domain is the SES identity infra/ creates (MailDomain).
     mail_from: str
@@ -59,6 +62,22 @@ class Settings:
     # Fixes every CAPTCHA answer (like reCAPTCHA's test keys) so tests and `make run` can
     # drive the signup end to end; refused in deployed stages (see load()).
     captcha_test_answer: str | None = None
+    # The secret when the environment carries it; None when it lives in SSM.
+    configured_secret: bytes | None = field(default=None, repr=False)
+    # SSM parameter (SecureString) holding the secret, read on first use.
+    app_secret_parameter: str | None = None
+
+    @cached_property
+    def app_secret(self) -> bytes:
+        """The app secret: from the environment, or read once from SSM.
+
+        Concurrent first uses may both read SSM; they get the same value, so no lock.
+        """
+        if self.configured_secret is not None:
+            return self.configured_secret
+        if not self.app_secret_parameter:
+            raise ConfigError("neither APP_SECRET nor APP_SECRET_PARAMETER is set")
+        return _checked_secret(_read_parameter(self.app_secret_parameter))
 
     @property
     def deployed(self) -> bool:
@@ -77,18 +96,40 @@ def _table(env: dict[str, str], name: str, stage: str) -> str:
     return env.get(f"{name.upper()}_TABLE") or f"borgerdialog-{stage}-{name}"
 
 
+def _checked_secret(secret: str) -> bytes:
+    if len(secret) < 32:
+        raise ConfigError("APP_SECRET must be at least 32 characters")
+    return secret.encode()
+
+
+def _read_parameter(name: str) -> str:
+    from botocore.exceptions import ClientError
+
+    from chalicelib import aws  # deferred: aws imports this module
+
+    try:
+        response = aws.client("ssm").get_parameter(Name=name, WithDecryption=True)
+    except ClientError as problem:
+        # Fail loudly and say which parameter: a missing secret must stop the app.
+        raise ConfigError(f"cannot read APP_SECRET_PARAMETER {name!r}: {problem}") from problem
+    return str(response["Parameter"]["Value"])
+
+
 def load(env: dict[str, str] | None = None) -> Settings:
     """Build settings from an environment mapping (``os.environ`` by default)."""
     env = dict(os.environ if env is None else env)
     stage = env.get("STAGE", "local")
     secret = env.get("APP_SECRET", "")
-    if not secret:
+    parameter = env.get("APP_SECRET_PARAMETER") or None
+    configured: bytes | None = None
+    if secret:
+        configured = _checked_secret(secret)
+    elif parameter is None:
         if stage in DEPLOYED_STAGES:
-            raise ConfigError(f"APP_SECRET is not set for the deployed stage {stage!r}")
+            raise ConfigError(
+                f"APP_SECRET or APP_SECRET_PARAMETER must be set for the deployed stage {stage!r}")
         # A throwaway key: local cursors and tokens die with the process, which is fine there.
-        secret = secrets.token_hex(32)
-    if len(secret) < 32:
-        raise ConfigError("APP_SECRET must be at least 32 characters")
+        configured = secrets.token_hex(32).encode()
     test_answer = env.get("CAPTCHA_TEST_ANSWER") or None
     if test_answer is not None:
         if stage in DEPLOYED_STAGES:
@@ -113,11 +154,12 @@ def load(env: dict[str, str] | None = None) -> Settings:
         bucket=env.get("SITE_BUCKET") or f"borgerdialog-{stage}-site",
         site_url=env.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/"),
         api_url=env.get("API_URL", "http://127.0.0.1:8000").rstrip("/"),
-        app_secret=secret.encode(),
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
         mail_from=env.get("MAIL_FROM", "Center for Borgerdialog <nyhedsbrev@borgerdialog.dk>"),
         ses_configuration_set=env.get("SES_CONFIGURATION_SET") or None,
         captcha_test_answer=test_answer,
+        configured_secret=configured,
+        app_secret_parameter=parameter,
     )
 
 

@@ -55,6 +55,8 @@ for _tag, _name in {
     "!If": "Fn::If",
     "!Equals": "Fn::Equals",
     "!Not": "Fn::Not",
+    "!And": "Fn::And",
+    "!Or": "Fn::Or",
     "!Select": "Fn::Select",
     "!Split": "Fn::Split",
     "!FindInMap": "Fn::FindInMap",
@@ -71,6 +73,10 @@ def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
     return template
 
 
+# AWS::NoValue: the property or list item is left out.
+_NO_VALUE = object()
+
+
 class _Resolver:
     def __init__(self, params: dict[str, str], region: str) -> None:
         self.values: dict[str, str] = {
@@ -81,16 +87,34 @@ class _Resolver:
             "AWS::URLSuffix": "amazonaws.com",
         }
         self.attributes: dict[str, dict[str, str]] = {}
+        self.conditions: dict[str, Any] = {}
+
+    def condition(self, name: str) -> bool:
+        return bool(self.resolve(self.conditions[name]))
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
-            return [self.resolve(item) for item in value]
+            return [item for item in (self.resolve(item) for item in value) if item is not _NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
             (key, arg), = value.items()
+            if key == "Ref" and arg == "AWS::NoValue":
+                return _NO_VALUE
             if key == "Ref":
                 return self.values[arg]
+            if key == "Fn::If":
+                return self.resolve(arg[1] if self.condition(arg[0]) else arg[2])
+            if key == "Fn::Equals":
+                return self.resolve(arg[0]) == self.resolve(arg[1])
+            if key == "Fn::Not":
+                return not self.resolve(arg[0])
+            if key == "Fn::And":
+                return all(self.resolve(item) for item in arg)
+            if key == "Fn::Or":
+                return any(self.resolve(item) for item in arg)
+            if key == "Condition":
+                return self.condition(arg)
             if key == "Fn::Sub":
                 text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
                 names = {**self.values, **{k: self.resolve(v) for k, v in extra.items()}}
@@ -99,7 +123,8 @@ class _Resolver:
                 return self.attributes[arg[0]][arg[1]]
             if key == "Fn::Join":
                 return arg[0].join(str(self.resolve(part)) for part in arg[1])
-        return {key: self.resolve(item) for key, item in value.items()}
+        resolved = {key: self.resolve(item) for key, item in value.items()}
+        return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
 
     def _sub(self, name: str, names: dict[str, str]) -> str:
         if "." in name:
@@ -108,7 +133,7 @@ class _Resolver:
         return names[name]
 
 
-def _table(props: dict[str, Any], call: ClientFactory) -> tuple[str, dict[str, str]]:
+def _table(props: dict[str, Any], call: ClientFactory, region: str) -> tuple[str, dict[str, str]]:
     ddb = call("dynamodb")
     request: dict[str, Any] = {
         key: props[key]
@@ -169,14 +194,24 @@ def _queue(props: dict[str, Any], call: ClientFactory, region: str) -> tuple[str
     return url, {"Arn": arn, "QueueName": props["QueueName"], "QueueUrl": url}
 
 
-def _topic(props: dict[str, Any], call: ClientFactory) -> tuple[str, dict[str, str]]:
+def _topic(props: dict[str, Any], call: ClientFactory, region: str) -> tuple[str, dict[str, str]]:
     arn = call("sns").create_topic(Name=props["TopicName"])["TopicArn"]
     return arn, {"TopicArn": arn, "TopicName": props["TopicName"]}
 
 
-def _identity(props: dict[str, Any], call: ClientFactory) -> tuple[str, dict[str, str]]:
+def _identity(props: dict[str, Any], call: ClientFactory, region: str) -> tuple[str, dict[str, str]]:
     call("sesv2").create_email_identity(EmailIdentity=props["EmailIdentity"])
     return props["EmailIdentity"], {}
+
+
+# Resource type -> builder(resolved properties, client factory, region) -> (Ref value, attributes).
+_BUILDERS: dict[str, Callable[[dict[str, Any], ClientFactory, str], tuple[str, dict[str, str]]]] = {
+    "AWS::DynamoDB::Table": _table,
+    "AWS::S3::Bucket": _bucket,
+    "AWS::SQS::Queue": _queue,
+    "AWS::SNS::Topic": _topic,
+    "AWS::SES::EmailIdentity": _identity,
+}
 
 
 def provision(
@@ -191,8 +226,15 @@ def provision(
     defaults = {name: str(spec["Default"]) for name, spec in template.get("Parameters", {}).items()
                 if "Default" in spec}
     resolver = _Resolver({**defaults, "Stage": stage, **(parameters or {})}, region)
-    pending = dict(template["Resources"])
-    skipped: list[str] = []
+    resolver.conditions = template.get("Conditions", {})
+    pending = {logical_id: resource for logical_id, resource in template["Resources"].items()
+               if "Condition" not in resource or resolver.condition(resource["Condition"])}
+    # Types with no local meaning (CloudFront, alarms, SES configuration sets, ...) are
+    # skipped before their properties are resolved: they may refer to each other.
+    skipped = sorted(logical_id for logical_id, resource in pending.items()
+                     if resource["Type"] not in _BUILDERS)
+    for logical_id in skipped:
+        del pending[logical_id]
     while pending:
         progressed = False
         for logical_id, resource in list(pending.items()):
@@ -200,23 +242,8 @@ def provision(
                 props = resolver.resolve(resource.get("Properties", {}))
             except KeyError:
                 continue  # depends on a resource not made yet
-            kind = resource["Type"]
-            made: tuple[str, dict[str, str]] | None
-            if kind == "AWS::DynamoDB::Table":
-                made = _table(props, client)
-            elif kind == "AWS::S3::Bucket":
-                made = _bucket(props, client, region)
-            elif kind == "AWS::SQS::Queue":
-                made = _queue(props, client, region)
-            elif kind == "AWS::SNS::Topic":
-                made = _topic(props, client)
-            elif kind == "AWS::SES::EmailIdentity":
-                made = _identity(props, client)
-            else:
-                made = None
-                skipped.append(logical_id)
-            if made is not None:
-                resolver.values[logical_id], resolver.attributes[logical_id] = made
+            made = _BUILDERS[resource["Type"]](props, client, region)
+            resolver.values[logical_id], resolver.attributes[logical_id] = made
             del pending[logical_id]
             progressed = True
         if not progressed:

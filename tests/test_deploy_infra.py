@@ -1,0 +1,175 @@
+"""infra/template.yaml as CloudFormation: it lints, it deploys (on moto server's
+CloudFormation), and its outputs become the stage config the app runs with."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from chalicelib import config
+from devtools import moto_stack
+from infra import configure
+from infra.provision import TEMPLATE, load_template
+from tests.conftest import REGION, ROOT
+
+# What the tables/bucket/queue/topic outputs configure; each must name a real resource.
+CORE_TYPES = {"AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::SNS::Topic"}
+
+
+def _lint(path: Path) -> list[str]:
+    from cfnlint.api import ManualArgs, lint_file
+
+    return [str(match) for match in lint_file(path, ManualArgs())]
+
+
+@pytest.mark.no_aws
+def test_infra_template_passes_cfn_lint() -> None:
+    assert _lint(TEMPLATE) == []
+
+
+@pytest.mark.no_aws
+def test_moto_subset_leaves_out_only_what_moto_cannot_make() -> None:
+    template = load_template()
+    subset = moto_stack.supported_subset(template)
+    known = moto_stack.moto_resource_types()
+    for logical_id, why in subset.left_out.items():
+        kind = template["Resources"][logical_id]["Type"]
+        assert kind not in CORE_TYPES, f"{logical_id} ({kind}) must deploy on moto: {why}"
+        assert kind not in known or "refers to" in why
+    kept = set(subset.template["Resources"])
+    assert kept | set(subset.left_out) == set(template["Resources"])
+    # Nothing kept may point at something left out.
+    for logical_id in kept:
+        assert not set(moto_stack._references(subset.template["Resources"][logical_id])) & set(
+            subset.left_out), logical_id
+
+
+@pytest.mark.no_aws
+def test_filter_follows_references_through_sub_getatt_and_depends_on() -> None:
+    template: dict[str, Any] = {"Resources": {
+        "Cdn": {"Type": "AWS::CloudFront::Distribution"},
+        "Policy": {"Type": "AWS::S3::BucketPolicy",
+                   "Properties": {"X": {"Fn::Sub": "arn:distribution/${Cdn}"}}},
+        "Uses": {"Type": "AWS::SQS::Queue", "DependsOn": "Policy"},
+        "Alone": {"Type": "AWS::SQS::Queue", "Properties": {"Q": {"Fn::GetAtt": ["Other", "Arn"]}}},
+        "Other": {"Type": "AWS::SQS::Queue"},
+    }, "Outputs": {"Domain": {"Value": {"Fn::GetAtt": ["Cdn", "DomainName"]}},
+                   "Queue": {"Value": {"Ref": "Alone"}}}}
+    known = frozenset({"AWS::SQS::Queue", "AWS::S3::BucketPolicy"})
+    subset = moto_stack.supported_subset(template, known)
+    assert set(subset.left_out) == {"Cdn", "Policy", "Uses"}
+    assert set(subset.template["Resources"]) == {"Alone", "Other"}
+    assert set(subset.template["Outputs"]) == {"Queue"} and set(subset.dropped_outputs) == {"Domain"}
+
+
+def test_template_deploys_on_moto_and_its_outputs_are_the_config_the_app_runs_with(
+        tmp_path: Path) -> None:
+    stage = "dev"
+    subset = moto_stack.supported_subset(load_template())
+    cfn: Any = boto3.client("cloudformation", region_name=REGION)
+    cfn.create_stack(StackName=configure.stack_name(stage), TemplateBody=json.dumps(subset.template),
+                     Parameters=moto_stack.parameters(stage))
+    stack = cfn.describe_stacks(StackName=configure.stack_name(stage))["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+
+    # What `python -m infra.configure outputs --stage dev` writes, on a copy of the config.
+    committed = configure.read_config()
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(committed), encoding="utf-8")
+    assert configure.main(["outputs", "--stage", stage, "--config", str(config_path),
+                           "--region", REGION]) == 0
+    written = configure.read_config(config_path)["stages"][stage]["environment_variables"]
+    values = configure.env_outputs(stack["Outputs"])
+    assert {"ARTICLES_TABLE", "SITE_BUCKET", "DIGEST_QUEUE", "APP_SECRET_PARAMETER"} <= set(values)
+    committed_env = committed["stages"][stage]["environment_variables"]
+    for name, value in values.items():
+        assert written[name] == value
+        if name in committed_env:
+            assert committed_env[name] == value, f"{name}: config.json says {committed_env[name]}"
+
+    # The app, configured from those outputs, names resources the stack made.
+    settings = config.load({**written, "AWS_REGION": REGION})
+    ddb: Any = boto3.client("dynamodb", region_name=REGION)
+    made = set(ddb.list_tables()["TableNames"])
+    for field in ("articles", "subscribers", "challenges", "ratelimits", "ledger", "deliveries", "site"):
+        assert getattr(settings, f"{field}_table") in made
+    boto3.client("s3", region_name=REGION).head_bucket(Bucket=settings.bucket)
+    boto3.client("sqs", region_name=REGION).get_queue_url(QueueName=written["DIGEST_QUEUE"])
+    topics = boto3.client("sns", region_name=REGION).list_topics()["Topics"]
+    assert any(t["TopicArn"].endswith(":" + written["SES_NOTIFICATIONS_TOPIC"]) for t in topics)
+    for name, value in written.items():
+        if name.endswith("_TABLE"):
+            assert value in made, name
+
+
+@pytest.mark.no_aws
+def test_every_env_output_is_a_variable_each_deployed_stage_has() -> None:
+    """The outputs and config.json agree on names, so `configure outputs` only fills in values."""
+    described = [output.get("Description", "") for output in load_template()["Outputs"].values()]
+    names = set(configure.env_outputs([{"Description": d, "OutputValue": ""} for d in described]))
+    for stage in config.DEPLOYED_STAGES:
+        env = configure.read_config()["stages"][stage]["environment_variables"]
+        assert names - set(env) == set(), stage
+        assert env["STAGE"] == stage
+
+
+@pytest.mark.no_aws
+def test_cdn_keeps_cookies_out_and_sends_security_headers() -> None:
+    resources = load_template()["Resources"]
+    policies = {r["Properties"]["CachePolicyConfig"]["Name"]["Fn::Sub"]: r["Properties"]["CachePolicyConfig"]
+                for r in resources.values() if r["Type"] == "AWS::CloudFront::CachePolicy"}
+    for policy in policies.values():
+        keys = policy["ParametersInCacheKeyAndForwardedToOrigin"]
+        assert keys["CookiesConfig"] == {"CookieBehavior": "none"}
+        assert keys["HeadersConfig"] == {"HeaderBehavior": "none"}
+    api = policies["borgerdialog-${Stage}-api"]["ParametersInCacheKeyAndForwardedToOrigin"]
+    assert set(api["QueryStringsConfig"]["QueryStrings"]) == {"limit", "cursor", "category", "token"}
+    static = policies["borgerdialog-${Stage}-static"]["ParametersInCacheKeyAndForwardedToOrigin"]
+    assert static["QueryStringsConfig"] == {"QueryStringBehavior": "none"}
+
+    (headers,) = [r["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+                  for r in resources.values() if r["Type"] == "AWS::CloudFront::ResponseHeadersPolicy"]
+    csp = headers["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp and "style-src 'self'" in csp
+    assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
+    assert headers["ContentTypeOptions"] == {"Override": True}
+    assert headers["ReferrerPolicy"]["ReferrerPolicy"]
+
+    # The bucket is reached only through the distribution (origin access control).
+    bucket = next(r for r in resources.values() if r["Type"] == "AWS::S3::Bucket")
+    assert all(bucket["Properties"]["PublicAccessBlockConfiguration"].values())
+    (grant,) = [s for r in resources.values() if r["Type"] == "AWS::S3::BucketPolicy"
+                for s in r["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert grant["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert "AWS:SourceArn" in grant["Condition"]["StringEquals"]
+
+
+@pytest.mark.no_aws
+def test_security_headers_match_the_site_servers_list() -> None:
+    """The local site server and CloudFront send the same headers (one list, two senders)."""
+    listed = ROOT / "chalicelib" / "data" / "security_headers.json"
+    if not listed.exists():
+        pytest.skip("reason: the static site's chalicelib/data/security_headers.json has not landed")
+    expected = {k: v for k, v in json.loads(listed.read_text(encoding="utf-8")).items()
+                if not k.startswith("_")}
+    resources = load_template()["Resources"]
+    (policy,) = [r["Properties"]["ResponseHeadersPolicyConfig"] for r in resources.values()
+                 if r["Type"] == "AWS::CloudFront::ResponseHeadersPolicy"]
+    security = policy["SecurityHeadersConfig"]
+    sent = {
+        "Content-Security-Policy": " ".join(security["ContentSecurityPolicy"]["ContentSecurityPolicy"].split()),
+        "Strict-Transport-Security": "max-age={}{}{}".format(
+            security["StrictTransportSecurity"]["AccessControlMaxAgeSec"],
+            "; includeSubDomains" if security["StrictTransportSecurity"].get("IncludeSubdomains") else "",
+            "; preload" if security["StrictTransportSecurity"].get("Preload") else ""),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": security["ReferrerPolicy"]["ReferrerPolicy"],
+        "X-Frame-Options": security["FrameOptions"]["FrameOption"],
+        **{item["Header"]: item["Value"] for item in policy.get("CustomHeadersConfig", {}).get("Items", [])},
+    }
+    assert sent == expected
