@@ -62,6 +62,7 @@ class FaultInjector:
         self._clients = clients
         self._rules: list[_Rule] = []
         self.injected: Counter[str] = Counter()
+        self.calls: list[str] = []  # every call the app made, in order, failed or not
         for client in clients:
             client.meta.events.register("before-call.*.*", self._answer, unique_id="fault-injector")
 
@@ -80,6 +81,7 @@ class FaultInjector:
 
     def _answer(self, model: Any, **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
         call = f"{model.service_model.service_name}.{model.name}"
+        self.calls.append(call)
         for rule in self._rules:
             if rule.remaining == 0 or not fnmatch.fnmatchcase(call, rule.pattern):
                 continue
@@ -105,6 +107,24 @@ def faults() -> Iterator[FaultInjector]:
     injector = FaultInjector(_clients_in_use())
     yield injector
     injector.close()
+
+
+def matrix(calls: list[str]) -> list[tuple[str, int, Fault]]:
+    """Each call of a write path (``service.Operation`` in order) with each fault of its
+    service: (operation, how many of that operation to let through first, fault)."""
+    seen: Counter[str] = Counter()
+    cases: list[tuple[str, int, Fault]] = []
+    for call in calls:
+        for fault in BY_SERVICE[call.split(".")[0]]:
+            cases.append((call, seen[call], fault))
+        seen[call] += 1
+    return cases
+
+
+def case_id(value: Any) -> str:
+    if isinstance(value, Fault):
+        return value.code
+    return str(value)
 
 
 INTERNALS = ("Traceback", "botocore", "arn:aws", "pynamodb", "File \"")

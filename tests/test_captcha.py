@@ -23,6 +23,9 @@ from chalicelib.models.challenges import ChallengeItem
 from tests.conftest import REGION
 from tests.helpers_captcha import fixed_answer, new_challenge
 
+# Runs again against DynamoDB Local (the DynamoDB lane of `make test`).
+pytestmark = pytest.mark.dynamodb
+
 
 def _s3() -> Any:
     return boto3.client("s3", region_name=REGION)

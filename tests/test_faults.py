@@ -24,7 +24,9 @@ from tests.helpers_faults import (
     Fault,
     FaultInjector,
     assert_clean_unavailable,
+    case_id,
     faults,
+    matrix,
 )
 
 __all__ = ["faults"]  # the fixture, imported for pytest
@@ -109,6 +111,38 @@ def test_publish_under_throttling_fails_cleanly_and_a_rerun_finishes_it(
         "borgerpaneler": ("Borgerpaneler", "<p>Brødtekst om Borgerpaneler.</p>"),
         "dialogmoeder": ("Dialogmøder", "<p>Brødtekst om Dialogmøder.</p>"),
     }
+
+
+# POST /captcha: picture and audio to S3 first, then the challenge item.
+CAPTCHA_CALLS = ["s3.PutObject", "s3.PutObject", "dynamodb.PutItem"]
+
+
+def test_captcha_calls_are_the_ones_the_fault_matrix_covers(client: Client, faults: FaultInjector) -> None:
+    assert client.http.post("/captcha").status_code == 201
+    assert faults.calls == CAPTCHA_CALLS
+
+
+@pytest.mark.parametrize(("call", "after", "fault"), matrix(CAPTCHA_CALLS), ids=case_id)
+def test_captcha_creation_under_faults_is_503_and_leaves_no_challenge(
+    client: Client, faults: FaultInjector, call: str, after: int, fault: Fault,
+) -> None:
+    from chalicelib.models.challenges import ChallengeItem
+    from tests.helpers_captcha import fixed_answer
+
+    faults.inject(call, fault, after=after)
+    response = client.http.post("/captcha")
+    assert_clean_unavailable(response.status_code, response.headers, response.body.decode())
+    assert sum(faults.injected.values()) == 1
+    faults.clear()
+    assert ChallengeItem.count() == 0  # no id that points at missing pictures
+
+    response = client.http.post("/captcha")
+    assert response.status_code == 201
+    captcha_id = json.loads(response.body)["captcha_id"]
+    assert [item.captcha_id for item in ChallengeItem.scan()] == [captcha_id]
+    from chalicelib import captcha
+
+    captcha.consume(captcha_id, fixed_answer())  # the new one works, once
 
 
 def _client_error(code: str, **extra: Any) -> Exception:
