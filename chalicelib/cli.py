@@ -1,6 +1,7 @@
 """Editor and developer commands.
 
-    python -m chalicelib.cli publish content/      # upsert articles, report what changed
+    python -m chalicelib.cli publish content/      # upsert articles, update the site, report
+    python -m chalicelib.cli rebuild [--force]     # render the whole site again (progress bar)
 """
 
 from __future__ import annotations
@@ -9,6 +10,10 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chalicelib.site.build import BuildReport
 
 EX_TEMPFAIL = 75  # sysexits.h: a temporary failure, try again later
 
@@ -40,7 +45,45 @@ def _publish(args: argparse.Namespace) -> int:
     for message in report.rejected:
         print(f"rejected   {message}", file=sys.stderr)
     print(report.summary())
+    if not args.no_site:
+        site = _build_site(report.changed)
+        if site is None:
+            return 1
     return 1 if report.rejected else 0
+
+
+def _build_site(changed: list[str], *, full: bool = False, force: bool = False,
+                progress: bool = False) -> BuildReport | None:
+    """Render and upload the site; print its summary and every problem found, by article."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from chalicelib.site.build import build_site
+
+    try:
+        site = build_site(changed, full=full, force=force, progress=_progress_bar if progress else None)
+    except (BotoCoreError, ClientError) as error:
+        print(f"error: the site could not be updated: {error}", file=sys.stderr)
+        return None
+    if progress:
+        print(file=sys.stderr)
+    for problem in site.problems:
+        print(f"warning    {problem}", file=sys.stderr)
+    print(site.summary())
+    return site
+
+
+def _progress_bar(phase: str, done: int, total: int) -> None:
+    width = 30
+    filled = width * done // total if total else width
+    bar = "#" * filled + "-" * (width - filled)
+    print(f"\r{phase:7} [{bar}] {done}/{total}", end="", file=sys.stderr, flush=True)
+    if done == total:
+        print(file=sys.stderr)
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    site = _build_site([], full=True, force=args.force, progress=sys.stderr.isatty() or args.progress)
+    return 0 if site is not None else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     publish = commands.add_parser("publish", help="publish Markdown articles to DynamoDB")
     publish.add_argument("paths", nargs="+", help="Markdown files or folders of them")
+    publish.add_argument("--no-site", action="store_true", help="only write the articles table")
     publish.set_defaults(run=_publish)
+    rebuild = commands.add_parser("rebuild", help="render every page of the site and upload what changed")
+    rebuild.add_argument("--force", action="store_true",
+                         help="upload every object, even those the manifest says are unchanged")
+    rebuild.add_argument("--progress", action="store_true", help="show the progress bar even when piped")
+    rebuild.set_defaults(run=_rebuild)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     result: int = args.run(args)

@@ -1,7 +1,9 @@
 """The whole product on one machine: ``make run``.
 
 Starts moto server on a free loopback port, creates the resources of infra/template.yaml,
-publishes content/, starts ``chalice local``, prints the URLs, and stops it all on Ctrl-C.
+publishes content/ (articles and the static site), starts ``chalice local`` and the site
+server (the bucket, the security headers, the API under /api, the outbox), prints the
+URLs, and stops it all on Ctrl-C.
 No AWS account is involved: every call goes to the moto server.
 """
 
@@ -44,13 +46,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run borgerdialog locally against moto server.")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "0")),
                         help="port for the API (default: a free one)")
+    parser.add_argument("--site-port", type=int, default=int(os.environ.get("SITE_PORT", "0")),
+                        help="port for the site (default: a free one)")
     args = parser.parse_args(argv)
 
     state = ROOT / ".local"
     state.mkdir(exist_ok=True)
     moto = moto_server.start(log_path=str(state / "moto.log"))
     api_port = args.port or moto_server.free_port()
-    api_url = f"http://127.0.0.1:{api_port}"
+    chalice_url = f"http://127.0.0.1:{api_port}"
+    site_port = args.site_port or moto_server.free_port()
+    site_url = f"http://127.0.0.1:{site_port}"
+    # As on AWS, the API lives under /api on the site's origin (the site server proxies it),
+    # so links in mails and the pages' forms use the same addresses a visitor would.
+    api_url = f"{site_url}/api"
     os.environ.update({
         **moto_server.FAKE_CREDENTIALS,
         "AWS_ENDPOINT_URL": moto.url,
@@ -60,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         # Throwaway: cursors and tokens of this run die with it, as they should locally.
         "APP_SECRET": os.environ.get("APP_SECRET") or secrets.token_hex(32),
         "API_URL": api_url,
-        "SITE_URL": os.environ.get("SITE_URL", api_url),
+        "SITE_URL": site_url,
     })
     os.environ.pop("AWS_PROFILE", None)
     children: list[subprocess.Popen[bytes]] = []
@@ -96,6 +105,13 @@ def main(argv: list[str] | None = None) -> int:
         for message in report.rejected:
             print(f"  rejected {message}")
 
+        from chalicelib.site.build import build_site
+
+        site = build_site(report.changed)
+        print(f"Rendered the site into the bucket: {site.summary()}")
+        for problem in site.problems:
+            print(f"  warning {problem}")
+
         chalice = subprocess.Popen(
             [str(Path(sys.executable).with_name("chalice")), "local", "--host", "127.0.0.1",
              "--port", str(api_port), "--stage", "local", "--no-autoreload"],
@@ -104,10 +120,18 @@ def main(argv: list[str] | None = None) -> int:
             stderr=subprocess.STDOUT,
         )
         children.append(chalice)
-        _wait_for(f"{api_url}/categories", chalice)
+        _wait_for(f"{chalice_url}/categories", chalice)
+
+        from chalicelib.config import get_settings
+        from devtools.site_server import serve
+
+        site_server = serve(site_port, bucket=get_settings().bucket, api=chalice_url, moto_url=moto.url)
         print(f"""
 borgerdialog is running (Ctrl-C stops everything):
-  API          {api_url}/articles
+  site         {site_url}/
+  signup       {site_url}/nyhedsbrev
+  outbox       {site_url}/_outbox   (or: AWS_ENDPOINT_URL={moto.url} .venv/bin/python -m devtools.outbox)
+  API          {api_url}/articles   (chalice local itself: {chalice_url})
   an article   {api_url}/articles/samarbejde-med-borgere-kan-laeres
   categories   {api_url}/categories
   moto server  {moto.url}/moto-api/   (AWS_ENDPOINT_URL={moto.url})
@@ -116,6 +140,7 @@ borgerdialog is running (Ctrl-C stops everything):
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         print("a server stopped unexpectedly; see the logs above", file=sys.stderr)
+        site_server.shutdown()
         return 1
     finally:
         stop()

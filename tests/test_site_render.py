@@ -1,0 +1,169 @@
+"""The static site: rendered from the articles, synced to the bucket with only real changes."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from chalicelib.publishing import publish_paths
+from chalicelib.site.build import BuildReport, build_site
+from tests.conftest import ROOT
+from tests.helpers_site import API, SITE, bucket_objects, key_for, links, parse_html, write_article
+
+SEED = "samarbejde-med-borgere-kan-laeres"
+
+
+def publish(folder: Path) -> BuildReport:
+    report = publish_paths([folder])
+    assert not report.rejected, report.rejected
+    return build_site(report.changed, site_url=SITE, api_url=API)
+
+
+@pytest.fixture
+def content(tmp_path: Path) -> Path:
+    """content/ plus enough articles to paginate a category (copied: tests edit them)."""
+    folder = tmp_path / "content"
+    shutil.copytree(ROOT / "content", folder)
+    for number in range(12):
+        write_article(folder, f"metode-{number:02d}", title=f"Metode nummer {number}",
+                      body=f"Tekst om metode {number}.", published_at=f"2024-01-{number + 1:02d}T09:00:00Z")
+    return folder
+
+
+def test_every_page_is_valid_html5_and_every_internal_link_resolves(content: Path) -> None:
+    publish(content)
+    stored = bucket_objects()
+    html = {key: obj for key, obj in stored.items() if obj.content_type.startswith("text/html")}
+    expected = {"index.html", "artikler", "artikler/side/2", "kategori/metoder", "kategori/metoder/side/2",
+                "kategori/cases", "kategori/erfaringer", "kategori/udgivelser", f"artikler/{SEED}",
+                "nyhedsbrev", "om", "404.html"}
+    assert expected <= set(html)
+    assert len(html) == len(expected) + 12  # and an article page per published article
+    for key, obj in html.items():
+        document = parse_html(obj.body)  # raises on any HTML5 parse error
+        assert document.get("lang") == "da", key
+        assert document.find("head/title").text.strip(), key
+        assert document.find("head/meta[@name='description']").get("content").strip(), key
+        if key != "404.html":
+            assert document.find("head/link[@rel='canonical']").get("href") == (
+                f"{SITE}/" if key == "index.html" else f"{SITE}/{key}"), key
+        ids = {element.get("id") for element in document.iter() if element.get("id")}
+        for tag, attribute, url in links(document):
+            if url.startswith("#"):
+                assert url[1:] in ids, (key, url)
+                continue
+            if url.startswith(("mailto:", "tel:")):
+                continue
+            assert url.startswith(SITE), (key, tag, attribute, url)  # nothing external in our pages
+            target = key_for(url)
+            if target is not None:
+                assert target in stored, (key, tag, attribute, url)
+
+
+def test_objects_carry_content_type_and_cache_control(content: Path) -> None:
+    publish(content)
+    stored = bucket_objects()
+    assets = [obj for key, obj in stored.items() if key.startswith("assets/")]
+    assert {obj.content_type.split(";")[0] for obj in assets} == {"text/css", "text/javascript", "image/svg+xml"}
+    assert all(obj.cache_control == "public, max-age=31536000, immutable" for obj in assets)
+    page = stored[f"artikler/{SEED}"]
+    assert page.content_type == "text/html; charset=utf-8"
+    assert "s-maxage=" in page.cache_control and "immutable" not in page.cache_control
+    assert stored["feed.xml"].content_type.startswith("application/rss+xml")
+    assert stored["sitemap.xml"].content_type.startswith("application/xml")
+    assert stored["robots.txt"].body.decode().endswith(f"Sitemap: {SITE}/sitemap.xml\n")
+
+
+def test_feed_and_sitemap_parse_and_list_the_articles(content: Path) -> None:
+    from xml.etree import ElementTree
+
+    import feedparser
+
+    publish(content)
+    stored = bucket_objects()
+    feed = feedparser.parse(stored["feed.xml"].body)
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert feed.feed.language == "da"
+    titles = [entry.title for entry in feed.entries]
+    assert titles[0] == "Metode nummer 11" and "Samarbejde med borgere kan læres" in titles
+    assert feed.entries[0].link == f"{SITE}/artikler/metode-11"
+    sitemap = ElementTree.fromstring(stored["sitemap.xml"].body)  # noqa: S314 - our own output
+    locations = {loc.text for loc in sitemap.iter("{http://www.sitemaps.org/schemas/sitemap/0.9}loc")}
+    assert f"{SITE}/artikler/{SEED}" in locations and f"{SITE}/kategori/cases" in locations
+
+
+def test_the_seed_page_keeps_its_content_and_blocks(content: Path) -> None:
+    publish(content)
+    stored = bucket_objects()
+    article = stored[f"artikler/{SEED}"].body.decode()
+    assert "<h1>Samarbejde med borgere kan læres</h1>" in article
+    assert "Kompetenceudvikling i borgerdialog" in article
+    assert "Tilmeld dig nyhedsbrev fra Center for Borgerdialog" in article
+    assert "Telefon: <a href=\"tel:+4524477818\">24 47 78 18</a>" in article
+    signup = stored["nyhedsbrev"].body.decode()
+    for text in ("Nyt om erfaringer, cases, metoder, udgivelser om borgerdialog.", "CAPTCHA",
+                 "Dette spørgsmål tester hvorvidt du er et menneske og forhindrer automatisk "
+                 "indsendelse af spam.", "Image CAPTCHA", "Indtast de tegn, der vises i billedet.",
+                 "Samtykketekst, version"):
+        assert text in signup
+
+
+def test_publishing_the_same_content_twice_puts_nothing(content: Path, aws_calls: Counter[str]) -> None:
+    first = publish(content)
+    assert len(first.sync.put) > 20
+    aws_calls.clear()
+    second = publish(content)
+    assert second.sync.put == [] and second.sync.deleted == []
+    assert aws_calls["s3.PutObject"] == 0 and aws_calls["s3.DeleteObjects"] == 0
+    assert aws_calls["dynamodb.BatchGetItem"] == 0  # no article page was rendered again
+
+
+def test_changing_one_article_puts_only_the_pages_that_show_it(content: Path,
+                                                               aws_calls: Counter[str]) -> None:
+    publish(content)
+    path = content / "metode-03.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("Tekst om metode 3.", "Ny tekst."),
+                    encoding="utf-8")
+    aws_calls.clear()
+    body_only = publish(content)
+    # The body shows on the article page only (lists and feed show title and teaser).
+    assert body_only.sync.put == ["artikler/metode-03"]
+    assert aws_calls["s3.PutObject"] == 1
+
+    path.write_text(path.read_text(encoding="utf-8").replace("Metode nummer 3", "Metode nr. 3"),
+                    encoding="utf-8")
+    aws_calls.clear()
+    retitled = publish(content)
+    # metode-03 is the 9th newest of 13: page 1 of all articles and of its category, not the home page.
+    assert sorted(retitled.sync.put) == ["artikler", "artikler/metode-03", "feed.xml", "kategori/metoder"]
+    assert aws_calls["s3.PutObject"] == 4
+
+
+def test_unpublishing_removes_the_page_and_updates_lists_and_feed(content: Path) -> None:
+    publish(content)
+    path = content / "metode-11.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("status: published", "status: draft"),
+                    encoding="utf-8")
+    report = publish(content)
+    assert report.sync.deleted == ["artikler/metode-11"]
+    stored = bucket_objects()
+    assert "artikler/metode-11" not in stored
+    assert "kategori/metoder/side/2" not in stored or b"metode-11" not in stored["kategori/metoder/side/2"].body
+    for key in ("index.html", "artikler", "kategori/metoder", "feed.xml", "sitemap.xml"):
+        assert b"metode-11" not in stored[key].body, key
+    assert {"index.html", "feed.xml", "sitemap.xml"} <= set(report.sync.put)
+
+
+def test_a_missing_page_is_rendered_again_on_the_next_publish(content: Path) -> None:
+    from chalicelib import aws
+    from chalicelib.config import get_settings
+    from chalicelib.models.site_manifest import MANIFEST, RenderedObject
+
+    publish(content)
+    aws.client("s3").delete_object(Bucket=get_settings().bucket, Key=f"artikler/{SEED}")
+    RenderedObject(MANIFEST, f"artikler/{SEED}").delete()
+    report = publish(content)
+    assert report.sync.put == [f"artikler/{SEED}"]
