@@ -10,6 +10,7 @@ from chalicelib.api.articles import bp as articles_bp
 from chalicelib.api.captcha import bp as captcha_bp
 from chalicelib.api.docs import bp as docs_bp
 from chalicelib.api.guard import guard_routes
+from chalicelib.api.site import bp as site_bp
 from chalicelib.config import get_settings
 
 app = Chalice(app_name="borgerdialog")
@@ -19,6 +20,7 @@ app.log.setLevel(getattr(logging, get_settings().log_level, logging.INFO))
 app.register_blueprint(articles_bp)
 app.register_blueprint(captcha_bp)
 app.register_blueprint(docs_bp)
+app.register_blueprint(site_bp)
 
 # Last: every route registered above answers AWS throttling with 503 + Retry-After, never a 500.
 guard_routes(app)

@@ -241,12 +241,8 @@ class Renderer:
         """Pages that list no articles: signup, about, 404, robots.txt, and the assets."""
         return [
             *self.asset_objects(),
-            self._html("nyhedsbrev", "site/newsletter.html",
-                       page=self._page(f"Nyhedsbrev – {SITE_NAME}",
-                                       f"Tilmeld dig nyhedsbrev fra {SITE_NAME}: {SITE_DESCRIPTION}",
-                                       "/nyhedsbrev"),
-                       captcha=None, consent={"text": CONSENT_TEXT, "version": CONSENT_VERSION},
-                       section="nyhedsbrev"),
+            SiteObject("nyhedsbrev", signup_page(self.site_url, self.api_url).encode("utf-8"),
+                       HTML_TYPE, HTML_CACHE),
             self._html("om", "site/about.html",
                        page=self._page(f"Om os og kontakt – {SITE_NAME}",
                                        "Om Center for Borgerdialog, og hvordan du kontakter os.", "/om"),
@@ -273,6 +269,22 @@ class Renderer:
             article=view, section=summary.category,
         )
         return obj, problems
+
+
+def signup_page(site_url: str, api_url: str, *, captcha: dict[str, str] | None = None,
+                error: str | None = None) -> str:
+    """The signup page: static (no challenge: the script fetches one) or the API's
+    no-JavaScript form page with a fresh ``captcha`` ({captcha_id, image_url, audio_url})."""
+    from chalicelib import templating
+
+    page = {"title": f"Nyhedsbrev – {SITE_NAME}",
+            "description": f"Tilmeld dig nyhedsbrev fra {SITE_NAME}: {SITE_DESCRIPTION}",
+            "canonical": f"{site_url}/nyhedsbrev"}
+    text = templating.render("site/newsletter.html", site_url=site_url, api_url=api_url, page=page,
+                             captcha=captcha, error=error, noindex=captcha is not None,
+                             consent={"text": CONSENT_TEXT, "version": CONSENT_VERSION},
+                             section="nyhedsbrev")
+    return text.rstrip("\n") + "\n"
 
 
 def layout_fingerprint(site_url: str, api_url: str) -> str:
