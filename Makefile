@@ -30,8 +30,9 @@ pytest: $(STAMP)
 pytest-dynamodb-local: $(STAMP)
 	$(BIN)/python -m devtools.dynamodb_local test
 
+# Every bench/*.py, one after another; their BENCH lines become the table in bench/RESULTS.md.
 bench: $(STAMP)
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	$(BIN)/python -m devtools.bench_report
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .local
