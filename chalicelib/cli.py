@@ -47,23 +47,33 @@ def _publish(args: argparse.Namespace) -> int:
     print(report.summary())
     if not args.no_site:
         site = _build_site(report.changed)
-        if site is None:
-            return 1
+        if isinstance(site, int):
+            return site
     return 1 if report.rejected else 0
 
 
 def _build_site(changed: list[str], *, full: bool = False, force: bool = False,
-                progress: bool = False) -> BuildReport | None:
-    """Render and upload the site; print its summary and every problem found, by article."""
+                progress: bool = False) -> BuildReport | int:
+    """Render and upload the site; print its summary and every problem found, by article.
+    On failure, print why and return the exit code instead."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from chalicelib import transient
     from chalicelib.site.build import build_site
 
     try:
         site = build_site(changed, full=full, force=force, progress=_progress_bar if progress else None)
-    except (BotoCoreError, ClientError) as error:
+    except Exception as error:
+        found = transient.classify(error)
+        if found is not None:
+            # The manifest records only objects that reached the bucket: a rerun sends the rest.
+            print(f"error: the site could not be updated: AWS is busy or unreachable ({found.code}); "
+                  "what was uploaded is recorded, run the same command again in a moment", file=sys.stderr)
+            return EX_TEMPFAIL
+        if not isinstance(error, (BotoCoreError, ClientError)):
+            raise
         print(f"error: the site could not be updated: {error}", file=sys.stderr)
-        return None
+        return 1
     if progress:
         print(file=sys.stderr)
     for problem in site.problems:
@@ -83,7 +93,7 @@ def _progress_bar(phase: str, done: int, total: int) -> None:
 
 def _rebuild(args: argparse.Namespace) -> int:
     site = _build_site([], full=True, force=args.force, progress=sys.stderr.isatty() or args.progress)
-    return 0 if site is not None else 1
+    return site if isinstance(site, int) else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ class FaultInjector:
         self._rules: list[_Rule] = []
         self.injected: Counter[str] = Counter()
         self.calls: list[str] = []  # every call the app made, in order, failed or not
+        self._lock = threading.Lock()  # the site sync PUTs from a thread pool
         for client in clients:
             client.meta.events.register("before-call.*.*", self._answer, unique_id="fault-injector")
 
@@ -81,6 +83,10 @@ class FaultInjector:
 
     def _answer(self, model: Any, **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
         call = f"{model.service_model.service_name}.{model.name}"
+        with self._lock:
+            return self._answer_locked(call)
+
+    def _answer_locked(self, call: str) -> tuple[AWSResponse, dict[str, Any]] | None:
         self.calls.append(call)
         for rule in self._rules:
             if rule.remaining == 0 or not fnmatch.fnmatchcase(call, rule.pattern):
