@@ -14,7 +14,9 @@ requests race. Only a refused consume reads the item to say why, and a wrong ans
 counted with a second conditional write.
 
 Callers (the signup route) catch ``CaptchaRejected``; ``CaptchaUnavailable`` means AWS
-failed and the visitor should simply try again.
+was busy or unreachable (``transient.classify``) and the visitor should simply try again.
+Any other AWS error (a missing permission, a missing table) is a bug and propagates, so
+the route guard logs it and answers 500.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, TypeGuard
 
-from chalicelib import aws
+from chalicelib import aws, transient
 from chalicelib.config import CAPTCHA_ALPHABET, CAPTCHA_LENGTH, get_settings
 
 log = logging.getLogger(__name__)
@@ -122,6 +124,15 @@ def _conditional_failure(error: Exception) -> bool:
     return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
+def _unavailable_or_raise(captcha_id: str, problem: Exception) -> CaptchaUnavailable:
+    """CaptchaUnavailable for AWS being busy or away; re-raises anything else."""
+    found = transient.classify(problem)
+    if found is None:
+        raise problem
+    log.warning("CAPTCHA %s: AWS %s (%s)", captcha_id, found.code, found.kind)
+    return CaptchaUnavailable(found.code)
+
+
 class CaptchaService:
     """Challenges in one bucket and table, with an injectable answer source and clock
     (tests fix the answer or move the clock; the app uses :func:`default_service`)."""
@@ -172,8 +183,7 @@ class CaptchaService:
             # Objects first, item last: see the module docstring.
             item.save(condition=ChallengeItem.captcha_id.does_not_exist())
         except (BotoCoreError, ClientError, PynamoDBException) as problem:
-            log.warning("CAPTCHA %s not created: %s", captcha_id, problem)
-            raise CaptchaUnavailable(str(problem)) from problem
+            raise _unavailable_or_raise(captcha_id, problem) from problem
         return Challenge(
             captcha_id=captcha_id,
             image_url=f"{self._site_url}/{png_key}",
@@ -216,9 +226,9 @@ class CaptchaService:
             return
         except UpdateError as problem:
             if not _conditional_failure(problem):
-                raise CaptchaUnavailable(str(problem)) from problem
+                raise _unavailable_or_raise(captcha_id, problem) from problem
         except PynamoDBException as problem:
-            raise CaptchaUnavailable(str(problem)) from problem
+            raise _unavailable_or_raise(captcha_id, problem) from problem
         raise self._why_refused(captcha_id, mac, now)
 
     def _why_refused(self, captcha_id: str, mac: str, now: datetime) -> CaptchaRejected:
@@ -232,7 +242,7 @@ class CaptchaService:
         except DoesNotExist:
             return _rejected("unknown")
         except PynamoDBException as problem:
-            raise CaptchaUnavailable(str(problem)) from problem
+            raise _unavailable_or_raise(captcha_id, problem) from problem
         if item.solved_at is not None:
             return _rejected("used")
         if item.wrong_answers >= MAX_WRONG_ANSWERS:
@@ -252,7 +262,7 @@ class CaptchaService:
         except UpdateError as problem:
             if _conditional_failure(problem):
                 return _rejected("exhausted")  # others used up the last tries meanwhile
-            raise CaptchaUnavailable(str(problem)) from problem
+            raise _unavailable_or_raise(captcha_id, problem) from problem
         return _wrong(MAX_WRONG_ANSWERS - item.wrong_answers)
 
 

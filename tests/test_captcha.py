@@ -13,15 +13,27 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import Stubber
 from chalice.test import Client
 
-from chalicelib import aws, captcha, captcha_audio
+from chalicelib import captcha, captcha_audio
 from chalicelib.captcha import CaptchaRejected, CaptchaService
 from chalicelib.config import CAPTCHA_ALPHABET, CAPTCHA_LENGTH, get_settings
 from chalicelib.models.challenges import ChallengeItem
 from tests.conftest import REGION
 from tests.helpers_captcha import fixed_answer, new_challenge
+from tests.helpers_faults import (
+    ACCESS_DENIED,
+    BY_SERVICE,
+    INTERNALS,
+    SLOW_DOWN,
+    THROUGHPUT,
+    Fault,
+    FaultInjector,
+    assert_clean_unavailable,
+    faults,
+)
+
+__all__ = ["faults"]  # the fixture, imported for pytest
 
 # Runs again against DynamoDB Local (the DynamoDB lane of `make test`).
 pytestmark = pytest.mark.dynamodb
@@ -117,6 +129,7 @@ def _assert_speaks(data: bytes, answer: str) -> None:
         position = found + len(clips[char])
 
 
+@pytest.mark.dynamodb
 def test_each_challenge_costs_two_puts_and_one_write(client: Client, aws_calls: Counter[str]) -> None:
     aws_calls.clear()
     captcha_id = new_challenge(client)
@@ -153,6 +166,7 @@ def test_http_responses_never_carry_the_answer(client: Client) -> None:
 
 # --- consuming -----------------------------------------------------------------------
 
+@pytest.mark.dynamodb
 def test_a_solved_challenge_replayed_100_times_is_accepted_once() -> None:
     recorder = Recorder()
     service = _service(answers=recorder)
@@ -161,6 +175,7 @@ def test_a_solved_challenge_replayed_100_times_is_accepted_once() -> None:
     assert outcomes == Counter({"accepted": 1, "used": 99})
 
 
+@pytest.mark.dynamodb
 def test_1000_wrong_answers_are_never_accepted_and_kill_the_challenge_after_3() -> None:
     recorder = Recorder()
     service = _service(answers=recorder)
@@ -187,6 +202,7 @@ def test_two_wrong_answers_leave_one_try_and_say_so() -> None:
     service.consume(challenge.captcha_id, recorder.answers[0])
 
 
+@pytest.mark.dynamodb
 def test_50_parallel_right_answers_are_accepted_exactly_once() -> None:
     recorder = Recorder()
     service = _service(answers=recorder)
@@ -197,6 +213,7 @@ def test_50_parallel_right_answers_are_accepted_exactly_once() -> None:
     assert outcomes == Counter({"accepted": 1, "used": 49})
 
 
+@pytest.mark.dynamodb
 def test_a_challenge_expires_after_10_minutes_checked_in_code() -> None:
     start = datetime.now(UTC)
     clock = [start]
@@ -212,6 +229,7 @@ def test_a_challenge_expires_after_10_minutes_checked_in_code() -> None:
     assert item.expires_ttl >= int(item.expires_at.timestamp())
 
 
+@pytest.mark.dynamodb
 def test_answers_are_case_insensitive_and_forgive_spaces_and_wide_forms(client: Client) -> None:
     for typed in ["k7m2p", " K7M2P ", "K 7 M 2 P", "\uff2b\uff17\uff2d\uff12\uff30", "k7M2p\n"]:
         captcha.consume(new_challenge(client), typed)
@@ -274,6 +292,7 @@ def test_non_text_and_huge_answers_are_refused_and_not_counted(client: Client,
     captcha.consume(captcha_id, fixed_answer())
 
 
+@pytest.mark.dynamodb
 def test_an_unknown_id_is_refused(aws_calls: Counter[str]) -> None:
     with pytest.raises(CaptchaRejected) as rejected:
         captcha.consume(captcha.new_id(), "K7M2P")
@@ -288,28 +307,48 @@ def test_post_captcha_ignores_a_body_and_refuses_other_methods(client: Client) -
 
 # --- AWS failing mid-create ----------------------------------------------------------
 
-def test_s3_failing_leaves_no_challenge(client: Client) -> None:
-    with Stubber(aws.client("s3")) as stub:
-        stub.add_client_error("put_object", "AccessDenied", "denied", 403)
-        response = client.http.post("/captcha")
-    assert response.status_code == 503
-    assert response.headers["Retry-After"] and json.loads(response.body)["Code"] == "ServiceUnavailable"
+@pytest.mark.parametrize("puts_before_failure", [0, 1], ids=["png fails", "wav fails"])
+def test_s3_failing_leaves_no_challenge(client: Client, faults: FaultInjector,
+                                        puts_before_failure: int) -> None:
+    faults.inject("s3.PutObject", SLOW_DOWN, after=puts_before_failure)
+    response = client.http.post("/captcha")
+    assert_clean_unavailable(response.status_code, response.headers, response.body.decode())
     assert _table_is_empty()
+    faults.clear()
+    assert client.http.post("/captcha").status_code == 201
 
 
-def test_dynamodb_failing_leaves_no_usable_challenge(client: Client) -> None:
-    pynamodb_client = ChallengeItem._get_connection().connection.client
-    with Stubber(pynamodb_client) as stub:
-        stub.add_client_error("put_item", "AccessDeniedException", "denied", 400)
-        response = client.http.post("/captcha")
-    assert response.status_code == 503
+@pytest.mark.parametrize("fault", BY_SERVICE["dynamodb"], ids=lambda f: f.code)
+def test_dynamodb_failing_leaves_no_usable_challenge(client: Client, faults: FaultInjector,
+                                                     fault: Fault) -> None:
+    faults.inject("dynamodb.PutItem", fault)
+    response = client.http.post("/captcha")
+    assert_clean_unavailable(response.status_code, response.headers, response.body.decode())
     assert _table_is_empty()
     # The objects it had PUT are orphans: no item points at them, the lifecycle rule ends them.
-    png_key = _objects()[0]
-    orphan_id = png_key.removeprefix("captcha/").removesuffix(".png")
+    orphan_id = _objects()[0].removeprefix("captcha/").removesuffix(".png")
+    faults.clear()
     with pytest.raises(CaptchaRejected) as rejected:
         captcha.consume(orphan_id, fixed_answer())
     assert rejected.value.code == "unknown"
+
+
+def test_a_missing_permission_is_a_500_without_internals_and_no_challenge(
+        client: Client, faults: FaultInjector) -> None:
+    faults.inject("dynamodb.PutItem", ACCESS_DENIED)
+    response = client.http.post("/captcha")
+    assert response.status_code == 500
+    assert not any(marker in response.body.decode() for marker in INTERNALS)
+    assert _table_is_empty()
+
+
+def test_consume_while_dynamodb_is_busy_is_unavailable_and_costs_no_try(
+        client: Client, faults: FaultInjector) -> None:
+    captcha_id = new_challenge(client)
+    faults.inject("dynamodb.UpdateItem", THROUGHPUT, times=1)
+    with pytest.raises(captcha.CaptchaUnavailable):
+        captcha.consume(captcha_id, "22222")
+    captcha.consume(captcha_id, fixed_answer())
 
 
 def _table_is_empty() -> bool:

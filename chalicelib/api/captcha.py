@@ -1,23 +1,21 @@
-"""``POST /captcha``: a new challenge for the signup form (picture and audio URLs)."""
+"""``POST /captcha``: a new challenge for the signup form (picture and audio URLs).
+
+AWS being busy surfaces as ``CaptchaUnavailable`` (caused by the AWS error), which the
+route guard answers with 503 + Retry-After like every other route.
+"""
 
 from __future__ import annotations
 
 from chalice.app import Blueprint, Response
 
 from chalicelib import captcha
-from chalicelib.api.http import JSON_TYPE, NO_STORE, dumps, error
+from chalicelib.api.http import JSON_TYPE, NO_STORE, dumps
 
 bp = Blueprint(__name__)
 
 
 @bp.route("/captcha", methods=["POST"])
 def new_challenge() -> Response:
-    try:
-        challenge = captcha.create_challenge()
-    except captcha.CaptchaUnavailable:
-        response = error(503, "ServiceUnavailable",
-                         "Vi kunne ikke lave et nyt billede lige nu. Prøv igen om lidt.")
-        response.headers["Retry-After"] = "5"
-        return response
+    challenge = captcha.create_challenge()
     headers: dict[str, str | list[str]] = {"Content-Type": JSON_TYPE, "Cache-Control": NO_STORE}
     return Response(body=dumps(captcha.challenge_json(challenge)), status_code=201, headers=headers)
