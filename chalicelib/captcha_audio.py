@@ -67,18 +67,19 @@ def render_wav(answer: str) -> bytes:
     if missing:
         raise ValueError(f"no voice clip for {''.join(missing)!r}")
 
-    def spelled() -> bytes:  # fresh pauses for each reading
-        return b"".join(_gap(current) + current.clips[char] for char in answer)
+    def spelled() -> list[bytes]:  # fresh pauses for each reading
+        return [part for char in answer for part in (_gap(current), current.clips[char])]
 
-    frames = b"".join((
-        current.clips[INTRO], spelled(),
-        current.silence(REPEAT_GAP_MS), current.clips[AGAIN], spelled(),
+    chunks = [
+        current.clips[INTRO], *spelled(),
+        current.silence(REPEAT_GAP_MS), current.clips[AGAIN], *spelled(),
         current.silence(REPEAT_GAP_MS),
-    ))
+    ]
     out = io.BytesIO()
     with wave.open(out, "wb") as wav:
         wav.setnchannels(current.channels)
         wav.setsampwidth(current.sample_width)
         wav.setframerate(current.frame_rate)
-        wav.writeframes(frames)
+        for chunk in chunks:  # written piece by piece: no joined copy of the whole
+            wav.writeframesraw(chunk)
     return out.getvalue()
