@@ -25,7 +25,6 @@ from tests.helpers_faults import (
     ACCESS_DENIED,
     BY_SERVICE,
     INTERNALS,
-    SLOW_DOWN,
     THROUGHPUT,
     Fault,
     FaultInjector,
@@ -129,7 +128,6 @@ def _assert_speaks(data: bytes, answer: str) -> None:
         position = found + len(clips[char])
 
 
-@pytest.mark.dynamodb
 def test_each_challenge_costs_two_puts_and_one_write(client: Client, aws_calls: Counter[str]) -> None:
     aws_calls.clear()
     captcha_id = new_challenge(client)
@@ -166,7 +164,6 @@ def test_http_responses_never_carry_the_answer(client: Client) -> None:
 
 # --- consuming -----------------------------------------------------------------------
 
-@pytest.mark.dynamodb
 def test_a_solved_challenge_replayed_100_times_is_accepted_once() -> None:
     recorder = Recorder()
     service = _service(answers=recorder)
@@ -175,7 +172,6 @@ def test_a_solved_challenge_replayed_100_times_is_accepted_once() -> None:
     assert outcomes == Counter({"accepted": 1, "used": 99})
 
 
-@pytest.mark.dynamodb
 def test_1000_wrong_answers_are_never_accepted_and_kill_the_challenge_after_3() -> None:
     recorder = Recorder()
     service = _service(answers=recorder)
@@ -202,7 +198,6 @@ def test_two_wrong_answers_leave_one_try_and_say_so() -> None:
     service.consume(challenge.captcha_id, recorder.answers[0])
 
 
-@pytest.mark.dynamodb
 def test_50_parallel_right_answers_are_accepted_exactly_once() -> None:
     recorder = Recorder()
     service = _service(answers=recorder)
@@ -213,7 +208,6 @@ def test_50_parallel_right_answers_are_accepted_exactly_once() -> None:
     assert outcomes == Counter({"accepted": 1, "used": 49})
 
 
-@pytest.mark.dynamodb
 def test_a_challenge_expires_after_10_minutes_checked_in_code() -> None:
     start = datetime.now(UTC)
     clock = [start]
@@ -229,7 +223,6 @@ def test_a_challenge_expires_after_10_minutes_checked_in_code() -> None:
     assert item.expires_ttl >= int(item.expires_at.timestamp())
 
 
-@pytest.mark.dynamodb
 def test_answers_are_case_insensitive_and_forgive_spaces_and_wide_forms(client: Client) -> None:
     for typed in ["k7m2p", " K7M2P ", "K 7 M 2 P", "\uff2b\uff17\uff2d\uff12\uff30", "k7M2p\n"]:
         captcha.consume(new_challenge(client), typed)
@@ -292,7 +285,6 @@ def test_non_text_and_huge_answers_are_refused_and_not_counted(client: Client,
     captcha.consume(captcha_id, fixed_answer())
 
 
-@pytest.mark.dynamodb
 def test_an_unknown_id_is_refused(aws_calls: Counter[str]) -> None:
     with pytest.raises(CaptchaRejected) as rejected:
         captcha.consume(captcha.new_id(), "K7M2P")
@@ -307,15 +299,7 @@ def test_post_captcha_ignores_a_body_and_refuses_other_methods(client: Client) -
 
 # --- AWS failing mid-create ----------------------------------------------------------
 
-@pytest.mark.parametrize("puts_before_failure", [0, 1], ids=["png fails", "wav fails"])
-def test_s3_failing_leaves_no_challenge(client: Client, faults: FaultInjector,
-                                        puts_before_failure: int) -> None:
-    faults.inject("s3.PutObject", SLOW_DOWN, after=puts_before_failure)
-    response = client.http.post("/captcha")
-    assert_clean_unavailable(response.status_code, response.headers, response.body.decode())
-    assert _table_is_empty()
-    faults.clear()
-    assert client.http.post("/captcha").status_code == 201
+# Every call of a creation failed in turn: tests/test_faults.py (the fault matrix).
 
 
 @pytest.mark.parametrize("fault", BY_SERVICE["dynamodb"], ids=lambda f: f.code)
