@@ -30,9 +30,8 @@ SITE_DESCRIPTION = "Nyt om erfaringer, cases, metoder, udgivelser om borgerdialo
 MONTHS = ("januar", "februar", "marts", "april", "maj", "juni", "juli", "august", "september",
           "oktober", "november", "december")
 # The consent the signup form asks for; its version is stored with every subscription.
-CONSENT_TEXT = ("Center for Borgerdialog gemmer din e-mailadresse og dine valgte emner for at sende dig "
-                "nyhedsbrevet. Du kan til enhver tid afmelde dig, hente dine data eller få dem slettet "
-                "via linket i hver mail.")
+CONSENT_TEXT = ("Ja tak, send mig Center for Borgerdialogs nyhedsbrev. Jeg kan til enhver tid afmelde "
+                "mig, hente mine data eller få dem slettet via linket i hver mail.")
 CONSENT_VERSION = "2026-11-28"
 
 FIXED_KEYS = ("index.html", "artikler", "nyhedsbrev", "om", "404.html", "feed.xml", "sitemap.xml",

@@ -73,8 +73,7 @@
       captcha_id: data.get("captcha_id") || "",
       captcha_answer: data.get("captcha_answer") || "",
       topics: data.getAll("topics"),
-      consent: data.get("consent") === "yes",
-      consent_version: data.get("consent_version") || ""
+      consent: data.get("consent") === "yes"
     };
     self.submit.disabled = true;
     self.say("", "Sender …");
@@ -87,7 +86,7 @@
       return readJSON(response).then(function (body) {
         if (response.ok) {
           self.form.querySelector("[data-fields]").hidden = true;
-          self.say("success", body.Message || self.form.getAttribute("data-success"));
+          self.say("success", body.message || self.form.getAttribute("data-success"));
           return;
         }
         self.say("error", body.Message || "Tilmeldingen mislykkedes. Prøv igen.");

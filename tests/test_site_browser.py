@@ -1,0 +1,132 @@
+"""End to end in headless Chromium against the local stack (moto server, chalice local, the
+site server): the signup with and without JavaScript, axe-core on every page type, and
+hostile article bodies that must not run. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.publishing import publish_paths
+from chalicelib.site.build import build_site
+from devtools import moto_server
+from tests.conftest import ROOT
+from tests.helpers_browser import (
+    ARTIFACTS,
+    LocalStack,
+    axe_violations,
+    launch,
+    require_browser,
+    start_stack,
+)
+from tests.helpers_site import write_article
+from tests.test_site_input import XSS_VECTORS
+
+SEED = "samarbejde-med-borgere-kan-laeres"
+
+
+@pytest.fixture(scope="module")
+def local(moto: moto_server.MotoServer) -> Iterator[LocalStack]:
+    require_browser()
+    started = start_stack(moto, ROOT / ".pytest_cache" / f"chalice-browser-{os.getpid()}.log")
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(local: LocalStack) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def site(local: LocalStack, tmp_path: Path) -> LocalStack:
+    """The site published into this test's clean bucket (content/ plus a second category)."""
+    write_article(tmp_path, "metode-til-borgermoeder", title="En metode til borgermøder",
+                  body="Sådan holder I et godt borgermøde.\n\n- Inviter bredt\n- Lyt først")
+    report = publish_paths([ROOT / "content", tmp_path])
+    assert not report.rejected
+    build_site(report.changed, site_url=local.site_url, api_url=local.api_url)
+    return local
+
+
+class Watch:
+    """What a page says in its console (CSP refusals land there) and which dialogs opened."""
+
+    def __init__(self, page: Any) -> None:
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        def console(message: Any) -> None:
+            if message.type == "error":
+                self.errors.append(message.text)
+
+        page.on("console", console)
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+        def dismiss(dialog: Any) -> None:
+            self.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", dismiss)
+
+
+def shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def assert_accessible(page: Any, label: str) -> None:
+    assert axe_violations(page) == [], label
+
+
+def test_every_page_type_passes_axe_and_the_csp(site: LocalStack, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    watch = Watch(page)
+    pages = {
+        "home": "/", "article": f"/artikler/{SEED}", "category": "/kategori/cases", "all-articles": "/artikler",
+        "about": "/om", "not-found": "/findes-ikke", "api-signup-form": "/api/nyhedsbrev",
+    }
+    for name, path in pages.items():
+        response = page.goto(site.site_url + path)
+        assert response.status == (404 if name == "not-found" else 200), name
+        assert_accessible(page, name)
+        shot(page, f"page-{name}")
+        if name == "not-found":  # the browser logs the 404 status itself; nothing else may appear
+            assert watch.errors == ["Failed to load resource: the server responded with a status of "
+                                    "404 (Not Found)"]
+            watch.errors.clear()
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{site.site_url}/artikler/{SEED}")
+    shot(page, "page-article-mobile")
+    assert_accessible(page, "article on a phone")
+    assert watch.errors == [] and watch.dialogs == []
+    context.close()
+
+
+def test_hostile_article_runs_nothing_in_the_browser(local: LocalStack, browser: Any, tmp_path: Path) -> None:
+    write_article(tmp_path, "xss", title='<img src=x onerror="window.__xss=1">Titel',
+                  body="\n\n".join(XSS_VECTORS))
+    report = publish_paths([tmp_path])
+    build_site(report.changed, site_url=local.site_url, api_url=local.api_url)
+    context = browser.new_context()
+    page = context.new_page()
+    watch = Watch(page)
+    for path in ("/artikler/xss", "/", "/kategori/metoder"):
+        page.goto(local.site_url + path)
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("() => window.__xss") is None, path
+    shot(page, "xss-category")
+    page.goto(local.site_url + "/artikler/xss")
+    shot(page, "xss-article")
+    assert watch.dialogs == []
+    assert all("Content Security Policy" not in error for error in watch.errors), watch.errors
+    context.close()
