@@ -25,6 +25,11 @@ from functools import cached_property, lru_cache
 # (SSM at deploy time) and may never carry test shortcuts.
 DEPLOYED_STAGES = frozenset({"dev", "prod"})
 
+# When the weekly digest goes out. EventBridge rules read cron in UTC only, so this is
+# Monday 06:00 UTC = 07:00 in Copenhagen in winter (CET) and 08:00 in summer (CEST).
+# Chalice reads it when it loads the app to deploy, hence a constant, not a setting.
+DIGEST_SCHEDULE = "cron(0 6 ? * MON *)"
+
 
 # The CAPTCHA's answers: no look-alikes (0/O, 1/I/L), so what the image shows is what
 # the visitor types. Kept here because the test answer must be one of them.
@@ -59,6 +64,20 @@ class Settings:
     mail_from: str
     # SES configuration set that routes bounces/complaints to SNS; None locally.
     ses_configuration_set: str | None
+    # Digest: the SQS queue the fan-out feeds, the SNS topic SES reports bounces and
+    # complaints to (names; Chalice wires the handlers to them on deploy).
+    digest_queue: str
+    ses_notifications_topic: str
+    # The pause switch: while set, no digest mail is sent (runs are still recorded).
+    digest_paused: bool
+    # Mails per second across all workers. Unset: the SES account's MaxSendRate. Set it to
+    # send slower than the account allows, or locally (moto reports 1 mail/s).
+    digest_max_send_rate: float | None
+    # Concurrent digest workers (the SQS event source's MaximumConcurrency); each sends at
+    # digest_max_send_rate / digest_workers, so together they stay within the rate.
+    digest_workers: int
+    # The mailto: in List-Unsubscribe, for clients that do not do RFC 8058 one-click.
+    unsubscribe_mailto: str
     # Fixes every CAPTCHA answer (like reCAPTCHA's test keys) so tests and `make run` can
     # drive the signup end to end; refused in deployed stages (see load()).
     captcha_test_answer: str | None = None
@@ -160,7 +179,44 @@ def load(env: dict[str, str] | None = None) -> Settings:
         captcha_test_answer=test_answer,
         configured_secret=configured,
         app_secret_parameter=parameter,
+        digest_queue=env.get("DIGEST_QUEUE") or f"borgerdialog-{stage}-digest",
+        ses_notifications_topic=(env.get("SES_NOTIFICATIONS_TOPIC")
+                                 or f"borgerdialog-{stage}-ses-notifications"),
+        digest_paused=_flag(env.get("DIGEST_PAUSED", "")),
+        digest_max_send_rate=_positive_float(env, "DIGEST_MAX_SEND_RATE"),
+        digest_workers=_positive_int(env, "DIGEST_WORKERS", 2),
+        unsubscribe_mailto=env.get("UNSUBSCRIBE_MAILTO", "afmeld@borgerdialog.dk"),
     )
+
+
+def _flag(raw: str) -> bool:
+    if raw.strip().lower() in {"", "0", "false", "no", "off"}:
+        return False
+    if raw.strip().lower() in {"1", "true", "yes", "on"}:
+        return True
+    raise ConfigError(f"expected true/false, got {raw!r}")
+
+
+def _positive_float(env: dict[str, str], name: str) -> float | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not value > 0:
+        raise ConfigError(f"{name} must be above 0, got {raw!r}")
+    return value
+
+
+def _positive_int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name} must be a whole number of at least 1, got {raw!r}")
+    return int(raw)
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,86 @@
+"""The site table (pk + sk): small site-wide records. The digest keeps three kinds here:
+
+- ``Digest`` (pk ``digest``, sk the digest id): one per digest that goes out, made once
+  with a conditional put, carrying the articles it covers and how far its fan-out got;
+- ``DigestMarker`` (pk ``digest-marker``, sk ``last``): the last digest that went out and
+  the publish time it covered up to, where the next one starts;
+- ``DigestRun`` (pk ``digest-run``, sk the run's UTC time): every scheduled run, also the
+  ones that found nothing new or were paused.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.models import Model
+
+from chalicelib.config import get_settings
+from chalicelib.models.base import region
+
+DIGEST_PK = "digest"
+MARKER_PK, MARKER_SK = "digest-marker", "last"
+RUN_PK = "digest-run"
+
+FANNING_OUT = "fanning-out"  # the fan-out has started and not yet reached the last page
+ENQUEUED = "enqueued"  # every eligible subscriber is on the queue
+
+
+class ArticleSummary(MapAttribute[str, str]):
+    slug = UnicodeAttribute()
+    title = UnicodeAttribute()
+    teaser = UnicodeAttribute()
+    category = UnicodeAttribute()
+    published_at = UTCDateTimeAttribute()
+
+
+class Digest(Model):
+    class Meta:
+        table_name = get_settings().site_table
+        region = region()
+
+    pk = UnicodeAttribute(hash_key=True, default=DIGEST_PK)
+    sk = UnicodeAttribute(range_key=True)  # the digest id
+    since = UTCDateTimeAttribute()  # exclusive
+    until = UTCDateTimeAttribute()  # inclusive
+    articles = ListAttribute(of=ArticleSummary)
+    state = UnicodeAttribute()
+    # DynamoDB's LastEvaluatedKey of the last subscriber page enqueued (JSON), so a run
+    # that stopped before its time ran out resumes there.
+    fanout_cursor = UnicodeAttribute(null=True)
+    enqueued = NumberAttribute(default=0)
+    # The run fanning out holds this lease; another run (a retry, the next cron firing)
+    # takes over only once it has passed, so two runs never fan out side by side.
+    lease_until = UTCDateTimeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
+class DigestMarker(Model):
+    class Meta:
+        table_name = get_settings().site_table
+        region = region()
+
+    pk = UnicodeAttribute(hash_key=True, default=MARKER_PK)
+    sk = UnicodeAttribute(range_key=True, default=MARKER_SK)
+    digest_id = UnicodeAttribute()
+    covered_until = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
+class DigestRun(Model):
+    class Meta:
+        table_name = get_settings().site_table
+        region = region()
+
+    pk = UnicodeAttribute(hash_key=True, default=RUN_PK)
+    sk = UnicodeAttribute(range_key=True)  # "<UTC ISO time>#<random>"
+    digest_id = UnicodeAttribute()
+    # sent-to-queue | resumed | already-enqueued | already-running | nothing-new | paused
+    outcome = UnicodeAttribute()
+    articles = NumberAttribute(default=0)
+    enqueued = NumberAttribute(default=0)
