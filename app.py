@@ -8,6 +8,7 @@ from chalice.app import Chalice
 
 from chalicelib.api.articles import bp as articles_bp
 from chalicelib.api.captcha import bp as captcha_bp
+from chalicelib.api.digest import bp as digest_bp
 from chalicelib.api.docs import bp as docs_bp
 from chalicelib.api.guard import guard_routes
 from chalicelib.api.site import bp as site_bp
@@ -21,6 +22,7 @@ app.register_blueprint(articles_bp)
 app.register_blueprint(captcha_bp)
 app.register_blueprint(docs_bp)
 app.register_blueprint(site_bp)
+app.register_blueprint(digest_bp)
 
 # Last: every route registered above answers AWS throttling with 503 + Retry-After, never a 500.
 guard_routes(app)

@@ -1,0 +1,99 @@
+"""Helpers for the digest tests: subscribers in any state, and an SQS poller that drives
+the worker from the real queue on moto server the way Lambda's event source mapping does."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from chalice.test import Client
+
+from chalicelib import aws, tokens
+from chalicelib.config import get_settings
+from chalicelib.models.subscribers import CONFIRMED, DIGEST_PARTITION, Subscriber
+
+
+def add_subscriber(email: str, status: str = CONFIRMED, topics: Sequence[str] = ()) -> str:
+    """Write a subscriber straight into the table (signup has its own tests); returns the id."""
+    sid = tokens.subscriber_id(email.strip().lower())
+    now = datetime.now(UTC)
+    Subscriber(
+        sid, email=email, status=status, topics=list(topics), created_at=now, updated_at=now,
+        confirmed_at=now if status == CONFIRMED else None,
+        digest_partition=DIGEST_PARTITION if status == CONFIRMED else None,
+    ).save()
+    return sid
+
+
+def queue_url(dead_letter: bool = False) -> str:
+    name = get_settings().digest_queue + ("-dlq" if dead_letter else "")
+    return str(aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"])
+
+
+def queued_count(dead_letter: bool = False) -> int:
+    attributes = aws.client("sqs").get_queue_attributes(
+        QueueUrl=queue_url(dead_letter),
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
+    values = attributes["Attributes"]
+    return int(values["ApproximateNumberOfMessages"]) + int(values["ApproximateNumberOfMessagesNotVisible"])
+
+
+def _lambda_record(message: dict[str, Any]) -> dict[str, Any]:
+    """An SQS message as Lambda hands it to the function."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": {},
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:eu-north-1:123456789012:{get_settings().digest_queue}",
+        "awsRegion": "eu-north-1",
+    }
+
+
+@dataclass
+class PumpReport:
+    invocations: int = 0
+    raised: int = 0  # invocations that ended in an exception (messages returned)
+
+
+def pump(client: Client, *, max_invocations: int = 200, batch_size: int = 10) -> PumpReport:
+    """Receive → invoke ``digest_worker`` → until the queue is empty.
+
+    As Lambda does, a batch whose invocation raised comes back: here at once (visibility 0)
+    instead of after the visibility timeout. Handled messages were deleted by the handler.
+    """
+    sqs = aws.client("sqs")
+    url = queue_url()
+    report = PumpReport()
+    while report.invocations < max_invocations:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=batch_size,
+                                       VisibilityTimeout=60, AttributeNames=["All"]).get("Messages", [])
+        if not messages:
+            return report
+        report.invocations += 1
+        event = {"Records": [_lambda_record(message) for message in messages]}
+        try:
+            client.lambda_.invoke("digest_worker", event)
+        except Exception:
+            report.raised += 1
+            _return_to_queue(url, messages)
+    raise AssertionError(f"queue not empty after {max_invocations} invocations")
+
+
+def _return_to_queue(url: str, messages: list[dict[str, Any]]) -> None:
+    # Deleted ones fail here (their handle is gone); the rest become visible again.
+    aws.client("sqs").change_message_visibility_batch(QueueUrl=url, Entries=[
+        {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+        for n, m in enumerate(messages)])
+
+
+def schedule_event(client: Client) -> dict[str, Any]:
+    return client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={},
+        resources=["arn:aws:events:eu-north-1:123456789012:rule/borgerdialog-digest_schedule"],
+        region="eu-north-1")
