@@ -110,6 +110,7 @@ def test_throttling_that_does_not_stop_releases_the_claim_for_a_retry(one_queued
     assert len(outbox()) == 1
 
 
+@pytest.mark.dynamodb
 def test_a_claim_is_taken_once_and_only_for_confirmed_subscribers() -> None:
     worker = DigestWorker()
     sid = add_subscriber("laeser@example.org")
