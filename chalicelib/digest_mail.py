@@ -33,7 +33,10 @@ def for_topics(articles: Sequence[DigestArticle], topics: Sequence[str]) -> list
 
 
 def article_url(slug: str) -> str:
-    return f"{get_settings().site_url}/artikler/{slug}/"
+    """The article's page on the static site (the object key the site renders it to)."""
+    from chalicelib.site.pages import article_key
+
+    return f"{get_settings().site_url}/{article_key(slug)}"
 
 
 def _date(moment: datetime) -> str:
