@@ -222,6 +222,32 @@ def test_captcha_creation_under_faults_is_503_and_leaves_no_challenge(
     captcha.consume(captcha_id, fixed_answer())  # the new one works, once
 
 
+@pytest.mark.parametrize(("call", "after", "fault"),
+                         [(call, after, fault) for call, after, fault in matrix(CAPTCHA_CALLS)
+                          if fault in (SLOW_DOWN, THROUGHPUT)], ids=case_id)
+def test_the_html_signup_form_under_faults_is_a_503_page_then_works(
+    client: Client, faults: FaultInjector, call: str, after: int, fault: Fault,
+) -> None:
+    """GET /nyhedsbrev makes a challenge for visitors without JavaScript: a fault gives a
+    Danish 503 page with Retry-After and no challenge; the reload gets a working form."""
+    from chalicelib.models.challenges import ChallengeItem
+
+    faults.inject(call, fault, after=after)
+    response = client.http.get("/nyhedsbrev")
+    page = response.body.decode()
+    assert response.status_code == 503 and int(response.headers["Retry-After"]) > 0
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "Prøv igen" in page and not any(marker in page for marker in INTERNALS)
+    assert faults.injected
+    faults.clear()
+    assert ChallengeItem.count() == 0
+
+    response = client.http.get("/nyhedsbrev")
+    assert response.status_code == 200
+    (item,) = list(ChallengeItem.scan())
+    assert item.captcha_id in response.body.decode()
+
+
 def _client_error(code: str, **extra: Any) -> Exception:
     from botocore.exceptions import ClientError
 
