@@ -45,6 +45,9 @@ AUTHORISED_AS = {
     "sqs.DeleteMessageBatch": "sqs:DeleteMessage",
     "sqs.ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
 }
+# Operations IAM authorises as more than one action: SES v2 SendEmail with raw MIME
+# content is checked as ses:SendRawEmail as well.
+ALSO_AUTHORISED_AS = {"sesv2.SendEmail": ["ses:SendRawEmail"]}
 # boto3's transfer helpers: method -> the actions they make.
 S3_TRANSFER = {"upload_file": "PutObject", "upload_fileobj": "PutObject",
                "download_file": "GetObject", "download_fileobj": "GetObject"}
@@ -143,7 +146,8 @@ def _operation_actions(service: str, method: str) -> list[str]:
     authorised = AUTHORISED_AS.get(f"{service}.{operation}")
     if authorised:
         return [authorised] + (["s3:GetObject"] if operation == "CopyObject" else [])
-    return [f"{IAM_PREFIX.get(service, service)}:{operation}"]
+    return [f"{IAM_PREFIX.get(service, service)}:{operation}",
+            *ALSO_AUTHORISED_AS.get(f"{service}.{operation}", [])]
 
 
 _OPERATIONS: dict[str, dict[str, str]] = {}

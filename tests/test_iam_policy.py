@@ -153,7 +153,7 @@ def test_the_reader_finds_the_code_shapes_we_write(tmp_path: Path) -> None:
     found = {(call.action, call.resource) for call in calls}
     table = "borgerdialog-${Stage}-articles"
     assert found == {
-        ("s3:GetObject", None), ("ses:SendEmail", None), ("s3:ListBucket", None),
+        ("s3:GetObject", None), ("ses:SendEmail", None), ("ses:SendRawEmail", None), ("s3:ListBucket", None),
         ("dynamodb:Query", f"{table}/index/published-index"), ("dynamodb:UpdateItem", table),
         ("dynamodb:DeleteItem", table), ("dynamodb:BatchWriteItem", table), ("dynamodb:PutItem", table),
         ("dynamodb:ConditionCheckItem", table), ("dynamodb:GetItem", table),
