@@ -11,7 +11,9 @@ rule deletes them after a day.
 not yet solved, fewer than 3 wrong answers and not expired, all checked by DynamoDB in
 the same write that marks it solved, so a right answer succeeds exactly once however many
 requests race. Only a refused consume reads the item to say why, and a wrong answer is
-counted with a second conditional write.
+counted with a second conditional write. The happy path compares MACs inside DynamoDB;
+timing there could at most reveal bits of a keyed MAC, never of the answer. Where the code
+itself compares (to say why), it uses ``hmac.compare_digest``.
 
 Callers (the signup route) catch ``CaptchaRejected``; ``CaptchaUnavailable`` means AWS
 was busy or unreachable (``transient.classify``) and the visitor should simply try again.
@@ -90,6 +92,10 @@ def normalise(answer: str) -> str:
     """What the visitor meant: full-width and other compatibility forms folded (NFKC),
     spaces dropped (audio listeners type "k 7 m 2 p"), case ignored."""
     return "".join(unicodedata.normalize("NFKC", answer).split()).upper()
+
+
+def _possible_answer(normalised: str) -> bool:
+    return len(normalised) == CAPTCHA_LENGTH and all(char in CAPTCHA_ALPHABET for char in normalised)
 
 
 def is_captcha_id(value: object) -> TypeGuard[str]:
@@ -204,13 +210,17 @@ class CaptchaService:
             raise _rejected("unknown")
         if not isinstance(answer, str):
             raise CaptchaRejected("wrong", "Skriv tegnene fra billedet som tekst.")
-        if len(answer) > MAX_ANSWER_CHARS:
-            raise CaptchaRejected("wrong", f"Svaret er {CAPTCHA_LENGTH} tegn; skriv tegnene fra billedet.")
+        normalised = normalise(answer[:MAX_ANSWER_CHARS + 1])
+        if len(answer) > MAX_ANSWER_CHARS or not _possible_answer(normalised):
+            # Cannot be right whatever the challenge: said at once, without a call, and not
+            # counted as a try (a typo of four characters should not burn one).
+            raise CaptchaRejected("wrong", f"Skriv de {CAPTCHA_LENGTH} tegn fra billedet "
+                                           "(bogstaver og tal, uden 0, O, 1, I og L).")
         from pynamodb.exceptions import PynamoDBException, UpdateError
 
         from chalicelib.models.challenges import ChallengeItem
 
-        mac = self._mac(captcha_id, normalise(answer))
+        mac = self._mac(captcha_id, normalised)
         now = self._clock()
         item = ChallengeItem(captcha_id)
         try:

@@ -261,7 +261,8 @@ def test_10000_ids_have_no_duplicates_and_128_bits() -> None:
 MALFORMED_IDS: list[Any] = [None, 12345, "", "../../etc/passwd", "A" * 32, "a" * 31, "a" * 33,
                             "g" * 32, ["a" * 32], "a" * 1_000_000]
 NOT_ANSWERS: list[Any] = [None, 12345, ["K7M2P"], {"answer": "K7M2P"}, b"K7M2P", "K" * 65,
-                          "K7M2P" * 200_000]
+                          "K7M2P" * 200_000, "", "K7M2", "K7M2PP", "K0M2P", "\ud800K7M2P", "K7M2\u0420",
+                          "K7M2P\x00"]
 
 
 def test_malformed_ids_are_unknown_without_an_aws_call(aws_calls: Counter[str]) -> None:
@@ -273,7 +274,7 @@ def test_malformed_ids_are_unknown_without_an_aws_call(aws_calls: Counter[str]) 
     assert sum(aws_calls.values()) == 0
 
 
-def test_non_text_and_huge_answers_are_refused_and_not_counted(client: Client,
+def test_answers_that_cannot_be_right_are_refused_at_once_and_not_counted(client: Client,
                                                                aws_calls: Counter[str]) -> None:
     captcha_id = new_challenge(client)
     aws_calls.clear()
