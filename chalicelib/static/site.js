@@ -73,7 +73,8 @@
       captcha_id: data.get("captcha_id") || "",
       captcha_answer: data.get("captcha_answer") || "",
       topics: data.getAll("topics"),
-      consent: data.get("consent") === "yes"
+      consent: data.get("consent") === "yes",
+      consent_version: data.get("consent_version") || ""
     };
     self.submit.disabled = true;
     self.say("", "Sender …");
