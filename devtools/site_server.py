@@ -148,9 +148,13 @@ class SiteHandler(BaseHTTPRequestHandler):
             linked = _URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
             parts.append(f"<article><h2>{html.escape(mail.subject)}</h2>"
                          f"<p class=\"meta\">Til: {html.escape(mail.to)}</p><pre>{linked}</pre></article>")
+        from chalicelib.site import assets
+
         body = ("<!doctype html><html lang=\"da\"><head><meta charset=\"utf-8\"><title>Udbakke</title>"
                 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                "</head><body><main>" + "".join(parts) + "</main></body></html>").encode()
+                f"<link rel=\"stylesheet\" href=\"/{assets.key('site.css')}\">"
+                "</head><body><div class=\"wrap layout\"><main>" + "".join(parts)
+                + "</main></div></body></html>").encode()
         self._send(200, body, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"},
                    send_body)
 
