@@ -167,3 +167,19 @@ def test_a_missing_page_is_rendered_again_on_the_next_publish(content: Path) -> 
     RenderedObject(MANIFEST, f"artikler/{SEED}").delete()
     report = publish(content)
     assert report.sync.put == [f"artikler/{SEED}"]
+
+
+def test_superseded_assets_stay_for_cached_pages_while_stale_pages_go(content: Path) -> None:
+    from chalicelib import aws
+    from chalicelib.config import get_settings
+    from chalicelib.models.site_manifest import MANIFEST, RenderedObject
+
+    publish(content)
+    s3 = aws.client("s3")
+    # What an earlier deploy left: a stylesheet under its old fingerprint, a page since removed.
+    for key in ("assets/site.000000000000.css", "artikler/fjernet"):
+        s3.put_object(Bucket=get_settings().bucket, Key=key, Body=b"old")
+        RenderedObject(MANIFEST, key, digest="old").save()
+    report = publish(content)
+    assert report.sync.deleted == ["artikler/fjernet"]
+    assert "assets/site.000000000000.css" in bucket_objects()

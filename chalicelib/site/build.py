@@ -97,8 +97,10 @@ def build_site(
         if progress:
             progress("upload", done, total)
 
-    report = sync.sync(manifest, objects, renderer.expected_keys(), layout=layout, force=force,
-                       progress=sync_progress)
+    # Superseded fingerprinted assets stay: pages that browsers and the CDN still hold
+    # (max-age, stale-while-revalidate) keep pointing at them. They are a few kB each.
+    keep = renderer.expected_keys() | {key for key in manifest.object_keys() if key.startswith("assets/")}
+    report = sync.sync(manifest, objects, keep, layout=layout, force=force, progress=sync_progress)
     for problem in problems:
         log.warning("Article %s", problem)
     return BuildReport(sync=report, rendered_articles=len(articles), problems=problems)

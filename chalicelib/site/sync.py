@@ -48,7 +48,7 @@ class Manifest:
     def layout(self) -> str | None:
         return self.entries.get(LAYOUT)
 
-    def keys(self) -> set[str]:
+    def object_keys(self) -> set[str]:
         return {key for key in self.entries if key != LAYOUT}
 
 
@@ -80,7 +80,7 @@ def sync(
             changed.append(obj)
         else:
             report.unchanged += 1
-    gone = sorted(manifest.keys() - expected)
+    gone = sorted(manifest.object_keys() - expected)
     total = len(changed) + len(gone)
     done = 0
     with ThreadPoolExecutor(max_workers=_PUT_THREADS) as pool, RenderedObject.batch_write() as batch:
