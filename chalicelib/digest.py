@@ -217,10 +217,19 @@ class DigestPlanner:
         if digest.state == ENQUEUED:
             return self._record(RunResult(digest_id, "already-enqueued", len(digest.articles), 0,
                                           complete=True), now)
-        if outcome != "sent-to-queue" and not self._take_lease(digest, now):
-            return self._record(RunResult(digest_id, "already-running", len(digest.articles), 0,
-                                          complete=False), now)
-        enqueued, complete = self._fan_out(digest, remaining_ms)
+        if outcome != "sent-to-queue":
+            if not self._take_lease(digest, now):
+                return self._record(RunResult(digest_id, "already-running", len(digest.articles), 0,
+                                              complete=False), now)
+            self._cover(digest, now)
+        try:
+            enqueued, complete = self._fan_out(digest, remaining_ms)
+        except Exception:
+            # AWS failed mid-fan-out: give the lease back, so the retry EventBridge makes a
+            # minute later resumes from the cursor instead of finding it "already running"
+            # for 15 minutes, after which no run comes until next week.
+            self._release(digest)
+            raise
         return self._record(RunResult(digest_id, outcome, len(digest.articles), enqueued,
                                       complete=complete), now)
 
@@ -257,10 +266,33 @@ class DigestPlanner:
                 raise
             # Another run of this week got there first: it holds the lease.
             return Digest.get(DIGEST_PK, digest_id), "resumed"
-        DigestMarker(MARKER_PK, MARKER_SK, digest_id=digest_id, covered_until=now,
-                     updated_at=now).save()
+        try:
+            self._cover(digest, now)
+        except Exception:
+            self._release(digest)  # the resume writes the marker (see run)
+            raise
         log.info("Digest %s created with %d article(s)", digest_id, len(articles))
         return digest, "sent-to-queue"
+
+    def _cover(self, digest: Digest, now: datetime) -> None:
+        """Move the marker to the end of what ``digest`` covers (never backwards), so next
+        week starts there. Written with the digest and again on every resume, because a
+        digest whose marker write failed would otherwise be repeated next week."""
+        marker = DigestMarker(MARKER_PK, MARKER_SK, digest_id=digest.sk, covered_until=digest.until,
+                              updated_at=now)
+        try:
+            marker.save(condition=DigestMarker.covered_until.does_not_exist()
+                        | (DigestMarker.covered_until < digest.until))
+        except PutError as problem:
+            if problem.cause_response_code != "ConditionalCheckFailedException":
+                raise
+
+    def _release(self, digest: Digest) -> None:
+        """Give up the fan-out lease after a failure (best effort: it expires anyway)."""
+        try:
+            digest.update(actions=[Digest.lease_until.remove()])
+        except Exception:
+            log.exception("Digest %s: could not release the lease; it expires by itself", digest.sk)
 
     def _take_lease(self, digest: Digest, now: datetime) -> bool:
         """Resume an unfinished fan-out only if no other run holds it (conditional update)."""
