@@ -2,6 +2,7 @@
 
     python -m chalicelib.cli publish content/      # upsert articles, update the site, report
     python -m chalicelib.cli rebuild [--force]     # render the whole site again (progress bar)
+    python -m chalicelib.cli digest preview|send|runs   # the weekly digest (chalicelib/digest_cli.py)
 """
 
 from __future__ import annotations
@@ -108,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
                          help="upload every object, even those the manifest says are unchanged")
     rebuild.add_argument("--progress", action="store_true", help="show the progress bar even when piped")
     rebuild.set_defaults(run=_rebuild)
+    from chalicelib.digest_cli import add_commands as add_digest_commands
+
+    add_digest_commands(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     result: int = args.run(args)
