@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 AXE_VERSION := 4.14.1
 AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
 
-.PHONY: run test lint typecheck pytest pytest-dynamodb-local bench clean
+.PHONY: package run test lint typecheck pytest pytest-dynamodb-local bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ pytest-dynamodb-local: $(STAMP)
 	$(BIN)/python -m devtools.dynamodb_local test
 
 # Every bench/*.py, one after another; their BENCH lines become the table in bench/RESULTS.md.
+# The Lambda package for a stage: chalice package, compiled .pyc, checked (wheels, bytecode,
+# size); `chalice deploy --stage $(STAGE)` then reuses it. MERGE=1 adds infra/ to the SAM template.
+STAGE ?= dev
+package: $(STAMP)
+	$(BIN)/python -m devtools.lambda_package build --stage $(STAGE) $(if $(MERGE),--merge-template)
+
 bench: $(STAMP)
 	$(BIN)/python -m devtools.bench_report
 

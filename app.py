@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from chalice.app import Chalice
 
 from chalicelib.api.articles import bp as articles_bp
@@ -13,10 +11,11 @@ from chalicelib.api.docs import bp as docs_bp
 from chalicelib.api.guard import guard_routes
 from chalicelib.api.site import bp as site_bp
 from chalicelib.config import get_settings
+from chalicelib.logs import configure as configure_logs
 
 app = Chalice(app_name="borgerdialog")
-# Chalice's app.log defaults to ERROR; the stage decides how much we hear.
-app.log.setLevel(getattr(logging, get_settings().log_level, logging.INFO))
+# Chalice's app.log defaults to ERROR; the stage decides how much we hear, and in what form.
+configure_logs(app.log, get_settings().log_level, json_lines=get_settings().log_format == "json")
 
 app.register_blueprint(articles_bp)
 app.register_blueprint(captcha_bp)

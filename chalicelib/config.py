@@ -60,6 +60,9 @@ class Settings:
     site_url: str
     api_url: str
     log_level: str
+    # "json" (one object per line, for CloudWatch Logs Insights) or "text"; LOG_FORMAT,
+    # json by default in deployed stages.
+    log_format: str
     # Who mail comes from; its domain is the SES identity infra/ creates (MailDomain).
     mail_from: str
     # SES configuration set that routes bounces/complaints to SNS; None locally.
@@ -113,6 +116,12 @@ class Settings:
 
 def _table(env: dict[str, str], name: str, stage: str) -> str:
     return env.get(f"{name.upper()}_TABLE") or f"borgerdialog-{stage}-{name}"
+
+
+def _log_format(raw: str) -> str:
+    if raw not in {"json", "text"}:
+        raise ConfigError(f"LOG_FORMAT must be json or text, not {raw!r}")
+    return raw
 
 
 def _checked_secret(secret: str) -> bytes:
@@ -174,6 +183,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         site_url=env.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/"),
         api_url=env.get("API_URL", "http://127.0.0.1:8000").rstrip("/"),
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
+        log_format=_log_format(env.get("LOG_FORMAT") or ("json" if stage in DEPLOYED_STAGES else "text")),
         mail_from=env.get("MAIL_FROM", "Center for Borgerdialog <nyhedsbrev@borgerdialog.dk>"),
         ses_configuration_set=env.get("SES_CONFIGURATION_SET") or None,
         captcha_test_answer=test_answer,
