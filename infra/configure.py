@@ -3,6 +3,7 @@
     python -m infra.configure outputs --stage dev      # stack outputs -> .chalice/config.json
     python -m infra.configure api-origin --stage dev   # the deployed API -> CloudFront's /api/*
     python -m infra.configure throttle --stage dev     # API Gateway stage throttling from config.json
+    eval "$(python -m infra.configure env --stage dev)" # the stage's settings in this shell (editor CLI)
 
 ``outputs`` reads the stack ``borgerdialog-<stage>`` and writes every output whose
 Description starts with ``env NAME`` into that stage's ``environment_variables``, so nobody
@@ -129,12 +130,21 @@ def _throttle(args: argparse.Namespace, session: Any) -> int:
     return 0
 
 
+def _env(args: argparse.Namespace, session: Any) -> int:
+    import shlex
+
+    env = read_config(args.config)["stages"][args.stage].get("environment_variables", {})
+    for name, value in sorted(env.items()):
+        print(f"export {name}={shlex.quote(value)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     import boto3
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("outputs", "api-origin", "throttle"):
+    for name in ("outputs", "api-origin", "throttle", "env"):
         command = commands.add_parser(name)
         command.add_argument("--stage", required=True)
         command.add_argument("--stack", help="default: borgerdialog-<stage>")
@@ -143,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.stack = args.stack or stack_name(args.stage)
     session = boto3.session.Session(region_name=args.region)
-    handlers = {"outputs": _outputs, "api-origin": _api_origin, "throttle": _throttle}
+    handlers = {"outputs": _outputs, "api-origin": _api_origin, "throttle": _throttle, "env": _env}
     return handlers[args.command](args, session)
 
 

@@ -173,3 +173,26 @@ def test_security_headers_match_the_site_servers_list() -> None:
         **{item["Header"]: item["Value"] for item in policy.get("CustomHeadersConfig", {}).get("Items", [])},
     }
     assert sent == expected
+
+
+def test_throttle_applies_the_stages_limits_to_the_deployed_api(tmp_path: Path) -> None:
+    """What `python -m infra.configure throttle --stage prod` does after `chalice deploy`."""
+    apigw: Any = boto3.client("apigateway", region_name=REGION)
+    api_id = apigw.create_rest_api(name="borgerdialog")["id"]
+    root = apigw.get_resources(restApiId=api_id)["items"][0]["id"]
+    apigw.put_method(restApiId=api_id, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(restApiId=api_id, resourceId=root, httpMethod="GET", type="MOCK")
+    apigw.create_deployment(restApiId=api_id, stageName="api")
+    chalice_dir = tmp_path / ".chalice"
+    (chalice_dir / "deployed").mkdir(parents=True)
+    (chalice_dir / "config.json").write_text(json.dumps(configure.read_config()), encoding="utf-8")
+    (chalice_dir / "deployed" / "prod.json").write_text(json.dumps({"resources": [{
+        "resource_type": "rest_api", "rest_api_id": api_id,
+        "rest_api_url": f"https://{api_id}.execute-api.{REGION}.amazonaws.com/api/"}]}), encoding="utf-8")
+
+    assert configure.main(["throttle", "--stage", "prod", "--region", REGION,
+                           "--config", str(chalice_dir / "config.json")]) == 0
+    limits = configure.read_config()["stages"]["prod"]["api_throttling"]
+    settings = apigw.get_stage(restApiId=api_id, stageName="api")["methodSettings"]["*/*"]
+    assert settings["throttlingRateLimit"] == limits["rate_limit"]
+    assert settings["throttlingBurstLimit"] == limits["burst_limit"]
