@@ -1,6 +1,7 @@
-"""The weekly digest, sending side: one SQS message = one subscriber, at most one mail.
+"""The weekly digest, sending side: one SQS message = a batch of subscribers, at most one
+mail per subscriber.
 
-For each message the worker:
+For each subscriber in a message the worker:
 
 1. checks it has time left (``remaining_ms``) and that sending is not paused, else leaves
    the message on the queue;
@@ -32,7 +33,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import digest_mail, mail
 from chalicelib.config import get_settings
-from chalicelib.digest import QueuedSubscriber, week_number
+from chalicelib.digest import QueuedSubscriber, decode_batch, week_number
 from chalicelib.models.deliveries import CLAIMED, SENT, Delivery
 from chalicelib.models.site import DIGEST_PK, Digest
 from chalicelib.models.subscribers import Subscriber
@@ -107,34 +108,37 @@ class DigestWorker:
         return self._pacer
 
     def process(self, records: Sequence[Record], remaining_ms: Callable[[], int]) -> Outcome:
+        """Each record is a message with a batch of subscribers. A record is ``done`` when
+        each of its subscribers was mailed or skipped, ``failed`` when one failed (the retry
+        skips the others by their claims), ``left`` when time ran out in it or before it."""
         outcome = Outcome()
+        if self._paused:
+            log.warning("Digest sending is paused (DIGEST_PAUSED): %d message(s) stay queued",
+                        len(records))
+            outcome.left.extend(records)
+            return outcome
         margin = min(SEND_MARGIN_MS, remaining_ms() // 3)
         for position, record in enumerate(records):
-            if self._paused or remaining_ms() < margin:
-                if self._paused:
-                    log.warning("Digest sending is paused (DIGEST_PAUSED): %d message(s) stay queued",
-                                len(records) - position)
-                else:
-                    log.info("Stopping before the time limit: %d message(s) stay queued",
-                             len(records) - position)
-                outcome.left.extend(records[position:])
-                break
             try:
-                queued = QueuedSubscriber.from_json(record.body)
+                batch = decode_batch(record.body)
             except ValueError as problem:
-                log.error("Dropping to the DLQ path: message %s is malformed (%s)", record.message_id,
+                log.error("Message %s is malformed (%s); it fails towards the DLQ", record.message_id,
                           problem)
                 outcome.failed.append(record)
                 continue
-            result = self._one(queued, lambda: remaining_ms() - margin)
-            if result == "failed":
-                outcome.failed.append(record)
-                continue
-            outcome.done.append(record)
-            if result == "sent":
-                outcome.sent += 1
-            else:
-                outcome.skipped += 1
+            results: list[str] = []
+            for queued in batch:
+                if remaining_ms() < margin:
+                    break
+                results.append(self._one(queued, lambda: remaining_ms() - margin))
+            outcome.sent += results.count("sent")
+            outcome.skipped += results.count("skipped")
+            if len(results) < len(batch):
+                log.info("Stopping before the time limit: %d message(s) stay queued",
+                         len(records) - position)
+                outcome.left.extend(records[position:])
+                break
+            (outcome.failed if "failed" in results else outcome.done).append(record)
         log.info("Digest worker: %d sent, %d skipped, %d failed, %d left", outcome.sent,
                  outcome.skipped, len(outcome.failed), len(outcome.left))
         return outcome

@@ -57,26 +57,31 @@ def worker_rate(configured: float | None, workers: int,
 
 
 class Pacer:
-    """Spaces calls at least ``1 / rate`` seconds apart within this process (thread-safe).
+    """Spaces calls ``1 / rate`` seconds apart on average within this process (thread-safe).
 
-    A slot is reserved under the lock and slept for outside it, so threads interleave.
-    An idle pacer does not save up a burst: the next slot is never earlier than now.
+    Slots lie on a grid from the first call. A call that comes late (one slow SES or
+    DynamoDB answer) may use the slots it missed, but never more than ``catch_up_s``
+    seconds' worth: a token bucket holding one second of sends, so the rate over any
+    longer stretch is the configured one and a stall is not lost for good. A slot is
+    reserved under the lock and slept for outside it, so threads interleave.
     """
 
-    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, rate: float, *, catch_up_s: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         if rate <= 0:
             raise ValueError("rate must be above 0")
         self.interval = 1.0 / rate
+        self._catch_up = catch_up_s
         self._clock = clock
         self._sleep = sleep
-        self._next = 0.0
+        self._next: float | None = None
         self._lock = threading.Lock()
 
     def wait(self) -> None:
         with self._lock:
             now = self._clock()
-            slot = max(now, self._next)
+            slot = now if self._next is None else max(self._next, now - self._catch_up)
             self._next = slot + self.interval
         if slot > now:
             self._sleep(slot - now)

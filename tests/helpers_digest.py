@@ -61,7 +61,7 @@ class PumpReport:
     raised: int = 0  # invocations that ended in an exception (messages returned)
 
 
-def pump(client: Client, *, max_invocations: int = 200, batch_size: int = 10) -> PumpReport:
+def pump(client: Client, *, max_invocations: int = 200, batch_size: int = 2) -> PumpReport:
     """Receive → invoke ``digest_worker`` → until the queue is empty.
 
     As Lambda does, a batch whose invocation raised comes back: here at once (visibility 0)

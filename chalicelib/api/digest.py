@@ -23,9 +23,10 @@ bp = Blueprint(__name__)
 log = logging.getLogger(__name__)
 _settings = get_settings()
 
-# Messages per worker invocation: at a few mails per second per worker this is seconds
-# of work, far inside the function's timeout, so a stop for time is the exception.
-WORKER_BATCH_SIZE = 10
+# Messages per worker invocation (each carries up to digest.SUBSCRIBERS_PER_MESSAGE
+# subscribers): at a few mails per second per worker that is seconds of work, far inside
+# the function's timeout, so a stop for time is the exception.
+WORKER_BATCH_SIZE = 2
 
 
 class DigestMessagesNotDone(RuntimeError):
