@@ -238,9 +238,9 @@ def signup(request: SignupInput, context: RequestContext) -> str:
     Raises the CAPTCHA's rejection, ``ratelimit.RateLimited`` or ``MailUnavailable``; every
     other outcome is ``SIGNUP_ACCEPTED``, whatever state the address is in.
     """
-    from chalicelib import captcha  # the CAPTCHA's module pulls in nothing heavy for consume
+    from chalicelib.captcha import consume  # light: the picture libraries load only to draw
 
-    captcha.consume(request.captcha_id, request.captcha_answer)
+    consume(request.captcha_id, request.captcha_answer)
     settings = get_settings()
     ratelimit.hit(SIGNUP_IP, _ip_subject(context.source_ip),
                   limit=settings.signup_ip_limit_per_hour, window_seconds=3600)

@@ -176,7 +176,7 @@ def _rate_limited(request: Request, limited: ratelimit.RateLimited) -> Response:
 @bp.route("/subscriptions", methods=["POST"], content_types=WRITE_TYPES, cors=SITE_CORS)
 def subscribe() -> Response:
     request = bp.current_request
-    from chalicelib.captcha import CaptchaRejected
+    from chalicelib.captcha import CaptchaRejected, CaptchaUnavailable
 
     try:
         form = service.parse_signup(_signup_fields(request))
@@ -188,9 +188,9 @@ def subscribe() -> Response:
         return _refused(request, service.SubscriptionError(400, code, rejected.message))
     except ratelimit.RateLimited as limited:
         return _rate_limited(request, limited)
-    except service.MailUnavailable:
+    except (service.MailUnavailable, CaptchaUnavailable):
         unavailable = service.SubscriptionError(
-            503, "MailUnavailable", "Vi kunne ikke sende bekræftelsesmailen lige nu. Prøv igen om lidt.")
+            503, "MailUnavailable", "Vi kunne ikke gennemføre tilmeldingen lige nu. Prøv igen om lidt.")
         return _refused(request, unavailable, {"Retry-After": "60"})
     return _done(request, 202, service.SIGNUP_ACCEPTED)
 
