@@ -3,9 +3,10 @@
 The rules this module keeps (see README "Nyhedsbrev / newsletter"):
 - The CAPTCHA is consumed before anything else is written; rate limits come before any mail.
 - A signup answers the same whatever state the address is in (no enumeration): new, pending,
-  confirmed, unsubscribed and suppressed addresses all get "accepted". Only new, pending and
-  unsubscribed addresses are (re)sent a confirmation mail, at most one per address per
-  ``confirm_mail_interval_hours``.
+  confirmed, unsubscribed and suppressed addresses all get "accepted". New, pending and
+  unsubscribed addresses are (re)sent a confirmation mail, confirmed ones a "you are already
+  subscribed" mail with their links, suppressed ones nothing; at most one mail per address
+  per ``confirm_mail_interval_hours``.
 - Every state change is one DynamoDB transaction of the subscriber update (conditional on the
   state it was read in) and its consent-ledger event (insert-only), so neither is half-written
   and concurrent requests change state exactly once.
@@ -246,16 +247,46 @@ def signup(request: SignupInput, context: RequestContext) -> str:
                   limit=settings.signup_ip_limit_per_hour, window_seconds=3600)
     sid = tokens.subscriber_id(request.email)
     current = _load(sid)
-    if current is not None and current.status in (CONFIRMED, SUPPRESSED):
-        # Nothing to confirm; the visitor sees the same answer as everyone else.
-        log.info("Signup for subscriber %s in state %s: nothing to do", sid, current.status)
+    if current is not None and current.status == SUPPRESSED:
+        # Mail to it bounced or was marked as spam: never mail it again, say nothing.
+        log.info("Signup for suppressed subscriber %s: nothing sent", sid)
         return SIGNUP_ACCEPTED
     if not ratelimit.claim(MAIL_CLAIM, sid, seconds=settings.confirm_mail_interval_hours * 3600):
-        log.info("Signup for subscriber %s: a confirmation mail went out recently", sid)
+        log.info("Signup for subscriber %s: a mail went out recently; nothing sent", sid)
         return SIGNUP_ACCEPTED
-    secret = tokens.new_secret()
+    try:
+        if current is not None and current.status == CONFIRMED:
+            # They forgot they are subscribed: tell them, with their links, change nothing.
+            _send("already", request.email, {"manage_token": tokens.manage_token(sid),
+                                             "topics": _labels(tuple(cast(list[str], current.topics)))})
+            log.info("Sent already-subscribed mail for subscriber %s", sid)
+            return SIGNUP_ACCEPTED
+        secret = tokens.new_secret()
+        expires = _record_request(request, context, sid, secret, current)
+        if expires is None:
+            return SIGNUP_ACCEPTED
+        _send("confirm", request.email, {
+            "confirm_url": confirm_url(confirm_token(sid, secret)),
+            "hours": settings.confirm_token_hours,
+            "topics": _labels(request.topics),
+        })
+    except Exception as problem:
+        # Give the claim back, so the visitor's retry is not silently swallowed for a day.
+        ratelimit.release(MAIL_CLAIM, sid)
+        if isinstance(problem, TransactWriteError):
+            raise
+        log.warning("Mail for subscriber %s failed: %s", sid, problem)
+        raise MailUnavailable from problem
+    log.info("Sent confirmation mail for subscriber %s", sid)
+    return SIGNUP_ACCEPTED
+
+
+def _record_request(request: SignupInput, context: RequestContext, sid: str, secret: str,
+                    current: Subscriber | None) -> datetime | None:
+    """Write the pending subscriber (new token) and its ``requested`` event in one
+    transaction; None when a concurrent change won (theirs stands)."""
     now = _now()
-    expires = now + timedelta(hours=settings.confirm_token_hours)
+    expires = now + timedelta(hours=get_settings().confirm_token_hours)
     event = _event(sid, "requested", now, context, {"topics": ",".join(request.topics)})
     try:
         with _transaction() as transaction:
@@ -281,38 +312,34 @@ def signup(request: SignupInput, context: RequestContext) -> str:
     except TransactWriteError as problem:
         if not _cancelled(problem):
             raise
-        # Someone else changed this address between our read and our write (a parallel
-        # signup or a confirm); theirs stands and their mail, if any, is the one to use.
+        # Changed between our read and our write (a parallel signup, a confirm).
         log.info("Signup for subscriber %s lost a race; leaving it", sid)
-        return SIGNUP_ACCEPTED
-    try:
-        _send_confirmation(request, sid, secret, expires)
-    except Exception as problem:
-        ratelimit.release(MAIL_CLAIM, sid)
-        log.warning("Confirmation mail for subscriber %s failed: %s", sid, problem)
-        raise MailUnavailable from problem
-    log.info("Sent confirmation mail for subscriber %s", sid)
-    return SIGNUP_ACCEPTED
+        return None
+    return expires
 
 
-def _send_confirmation(request: SignupInput, sid: str, secret: str, expires: datetime) -> None:
+def _labels(slugs: tuple[str, ...]) -> list[str]:
+    known = categories.by_slug()
+    return [known[slug].label for slug in slugs if slug in known]
+
+
+SUBJECTS = {
+    "confirm": "Bekræft din tilmelding til nyhedsbrevet fra Center for Borgerdialog",
+    "already": "Du er allerede tilmeldt nyhedsbrevet fra Center for Borgerdialog",
+}
+
+
+def _send(kind: str, to: str, context: dict[str, Any]) -> None:
+    """One of the signup mails (templates ``mail/<kind>.txt|html``). Its only visitor-typed
+    text is the address itself."""
     from chalicelib import mail
     from chalicelib.templating import render
 
     settings = get_settings()
-    labels = categories.by_slug()
-    context = {
-        "email": request.email,
-        "confirm_url": confirm_url(confirm_token(sid, secret)),
-        "hours": settings.confirm_token_hours,
-        "topics": [labels[slug].label for slug in request.topics],
-        "site_url": settings.site_url,
-    }
+    full = {**context, "email": to, "site_url": settings.site_url, "api_url": settings.api_url}
     mail.send(mail.Mail(
-        to=request.email,
-        subject="Bekræft din tilmelding til nyhedsbrevet fra Center for Borgerdialog",
-        text=render("mail/confirm.txt", **context),
-        html=render("mail/confirm.html", **context),
+        to=to, subject=SUBJECTS[kind],
+        text=render(f"mail/{kind}.txt", **full), html=render(f"mail/{kind}.html", **full),
         headers={"Auto-Submitted": "auto-generated"},
     ))
 

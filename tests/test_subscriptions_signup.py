@@ -11,6 +11,7 @@ from chalice.test import Client
 
 from chalicelib import tokens
 from chalicelib.models.subscribers import CONFIRMED, PENDING, SUPPRESSED, UNSUBSCRIBED, Subscriber
+from tests.helpers_faults import faults  # noqa: F401  (fixture)
 from tests.helpers_subscriptions import (
     ANSWER,
     SITE_FORM,
@@ -99,9 +100,15 @@ def test_every_address_state_gets_the_same_answer(client: Client, outbox: Outbox
     seen = {(r.status_code, r.body, r.headers.get("Content-Type")) for r in answers.values()}
     assert len(seen) == 1, seen
     assert answers["new"].status_code == 202
-    # Only addresses that can still confirm are mailed; confirmed/suppressed ones are not.
-    mailed = sorted(r for mail in outbox() for r in mail.recipients)
-    assert mailed == ["new@example.org", "pending@example.org", "unsubscribed@example.org"]
+    # Each owner learns what happened in their own inbox; a suppressed address gets nothing.
+    subjects = {mail.recipients[0]: mail.subject for mail in outbox()}
+    assert sorted(subjects) == ["confirmed@example.org", "new@example.org", "pending@example.org",
+                                "unsubscribed@example.org"]
+    assert subjects["confirmed@example.org"].startswith("Du er allerede tilmeldt")
+    assert all(subjects[f"{s}@example.org"].startswith("Bekræft") for s in ("new", PENDING, UNSUBSCRIBED))
+    [already] = mails_to(outbox, "confirmed@example.org")
+    manage = tokens.manage_token(tokens.subscriber_id("confirmed@example.org"))
+    assert f"/subscriptions/unsubscribe?token={manage}" in already.part("plain")
     assert Subscriber.get(tokens.subscriber_id("suppressed@example.org")).status == SUPPRESSED
     assert Subscriber.get(tokens.subscriber_id("confirmed@example.org")).status == CONFIRMED
     assert Subscriber.get(tokens.subscriber_id("unsubscribed@example.org")).status == PENDING
@@ -121,6 +128,38 @@ def test_a_signup_again_after_a_day_sends_a_fresh_link_and_the_old_one_stops_wor
     assert confirm_link(first) != confirm_link(second)
     assert client.http.post(path_of(confirm_link(first))).status_code == 404
     assert client.http.post(path_of(confirm_link(second))).status_code == 200
+
+
+def test_an_expired_pending_signup_can_start_again(client: Client, outbox: Outbox) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.models.ratelimits import RateLimit
+
+    subscribe(client, "sent@example.org")
+    sid = tokens.subscriber_id("sent@example.org")
+    # Three days on: the link has expired, DynamoDB's TTL has not yet deleted the item.
+    long_ago = datetime.now(UTC) - timedelta(days=3)
+    Subscriber(sid).update(actions=[Subscriber.confirm_expires_at.set(long_ago)])
+    for item in RateLimit.scan():
+        item.update(actions=[RateLimit.expires_ttl.set(1)])
+    assert subscribe(client, "sent@example.org").status_code == 202
+    first, second = mails_to(outbox, "sent@example.org")
+    assert client.http.post(path_of(confirm_link(second))).status_code == 200
+    assert Subscriber.get(sid).status == CONFIRMED
+
+
+def test_a_refused_mail_answers_503_and_the_retry_sends_it(client: Client, outbox: Outbox,
+                                                           faults: Any) -> None:
+    from tests.helpers_faults import MESSAGE_REJECTED, assert_clean_unavailable
+
+    faults.inject("sesv2.SendEmail", MESSAGE_REJECTED, times=1)
+    response = subscribe(client, "retry@example.org")
+    assert_clean_unavailable(response.status_code, response.headers, response.body.decode())
+    assert outbox() == []
+    # The mail claim was given back, so trying again (with a new CAPTCHA) works at once.
+    assert subscribe(client, "retry@example.org").status_code == 202
+    [mail] = outbox()
+    assert client.http.post(path_of(confirm_link(mail))).status_code == 200
 
 
 def test_per_ip_limit_ignores_x_forwarded_for(client: Client, outbox: Outbox) -> None:

@@ -189,8 +189,9 @@ def subscribe() -> Response:
     except ratelimit.RateLimited as limited:
         return _rate_limited(request, limited)
     except (service.MailUnavailable, CaptchaUnavailable):
+        # The same answer as the central guard's (chalicelib/api/guard.py) for AWS faults.
         unavailable = service.SubscriptionError(
-            503, "MailUnavailable", "Vi kunne ikke gennemføre tilmeldingen lige nu. Prøv igen om lidt.")
+            503, "ServiceUnavailable", "Vi kunne ikke gennemføre tilmeldingen lige nu. Prøv igen om lidt.")
         return _refused(request, unavailable, {"Retry-After": "60"})
     return _done(request, 202, service.SIGNUP_ACCEPTED)
 
