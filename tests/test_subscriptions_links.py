@@ -69,6 +69,7 @@ def test_opening_the_confirm_link_ten_times_changes_nothing(client: Client, outb
     assert held_items() == before
 
 
+@pytest.mark.dynamodb  # conditions and transactions on AWS's own emulator too
 def test_twenty_parallel_confirms_change_state_once_and_all_succeed(
         client: Client, outbox: Outbox) -> None:
     # All twenty requests are identical, so the Chalice app's one shared current_request
@@ -117,6 +118,7 @@ def test_forged_expired_and_outdated_confirm_links_are_refused(client: Client, o
     assert _status() == PENDING
 
 
+@pytest.mark.dynamodb  # conditions and transactions on AWS's own emulator too
 def test_unsubscribe_link_page_then_one_click_post(client: Client, outbox: Outbox) -> None:
     client.http.post(path_of(_signed_up(client, outbox)))
     url = tokens.one_click_unsubscribe_url(tokens.subscriber_id("eva@example.org"))
@@ -196,6 +198,7 @@ def test_result_page_shows_only_our_own_words(client: Client) -> None:
     assert "12345678" not in crafted.body.decode()
 
 
+@pytest.mark.dynamodb  # conditions and transactions on AWS's own emulator too
 def test_a_visitor_signs_up_confirms_unsubscribes_exports_and_erases(
         client: Client, outbox: Outbox) -> None:
     # Eva finds the signup form on the site. It shows a CAPTCHA and the consent text.

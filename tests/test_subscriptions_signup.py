@@ -11,7 +11,7 @@ from chalice.test import Client
 
 from chalicelib import tokens
 from chalicelib.models.subscribers import CONFIRMED, PENDING, SUPPRESSED, UNSUBSCRIBED, Subscriber
-from tests.helpers_faults import faults  # noqa: F401  (fixture)
+from tests.helpers_faults import THROTTLING, FaultInjector, assert_clean_unavailable, faults
 from tests.helpers_subscriptions import (
     ANSWER,
     SITE_FORM,
@@ -27,6 +27,8 @@ from tests.helpers_subscriptions import (
     signup_fields,
     subscribe,
 )
+
+__all__ = ["faults"]  # the fixture, imported for pytest
 
 
 def test_a_signup_records_a_pending_subscriber_and_sends_one_danish_confirmation(
@@ -92,6 +94,7 @@ def _put_in_state(email: str, status: str) -> None:
                updated_at=now, digest_partition="confirmed" if status == CONFIRMED else None).save()
 
 
+@pytest.mark.dynamodb  # conditions and transactions on AWS's own emulator too
 def test_every_address_state_gets_the_same_answer(client: Client, outbox: Outbox) -> None:
     for status in (PENDING, CONFIRMED, UNSUBSCRIBED, SUPPRESSED):
         _put_in_state(f"{status}@example.org", status)
@@ -143,14 +146,14 @@ def test_an_expired_pending_signup_can_start_again(client: Client, outbox: Outbo
     for item in RateLimit.scan():
         item.update(actions=[RateLimit.expires_ttl.set(1)])
     assert subscribe(client, "sent@example.org").status_code == 202
-    first, second = mails_to(outbox, "sent@example.org")
+    _, second = mails_to(outbox, "sent@example.org")
     assert client.http.post(path_of(confirm_link(second))).status_code == 200
     assert Subscriber.get(sid).status == CONFIRMED
 
 
 def test_a_refused_mail_answers_503_and_the_retry_sends_it(client: Client, outbox: Outbox,
-                                                           faults: Any) -> None:
-    from tests.helpers_faults import MESSAGE_REJECTED, assert_clean_unavailable
+                                                           faults: FaultInjector) -> None:
+    from tests.helpers_faults import MESSAGE_REJECTED
 
     faults.inject("sesv2.SendEmail", MESSAGE_REJECTED, times=1)
     response = subscribe(client, "retry@example.org")
@@ -158,6 +161,29 @@ def test_a_refused_mail_answers_503_and_the_retry_sends_it(client: Client, outbo
     assert outbox() == []
     # The mail claim was given back, so trying again (with a new CAPTCHA) works at once.
     assert subscribe(client, "retry@example.org").status_code == 202
+    [mail] = outbox()
+    assert client.http.post(path_of(confirm_link(mail))).status_code == 200
+
+
+# Each AWS call of a signup, in order: (pattern, how many earlier matching calls pass).
+SIGNUP_CALLS = [("dynamodb.UpdateItem", 0), ("dynamodb.UpdateItem", 1), ("dynamodb.GetItem", 0),
+                ("dynamodb.PutItem", 0), ("dynamodb.TransactWriteItems", 0), ("sesv2.SendEmail", 0)]
+
+
+@pytest.mark.parametrize(("call", "after"), SIGNUP_CALLS,
+                         ids=["captcha", "ip-limit", "read", "mail-claim", "transaction", "mail"])
+def test_an_aws_fault_at_any_step_answers_503_and_a_retry_succeeds(
+        client: Client, outbox: Outbox, faults: FaultInjector, call: str, after: int) -> None:
+    fields = signup_fields(client, "uheld@example.org")
+    faults.inject(call, THROTTLING, times=1, after=after)
+    response = post_json(client, "/subscriptions", fields)
+    assert faults.injected, "the fault was not reached"
+    assert_clean_unavailable(response.status_code, response.headers, response.body.decode())
+    items = held_items()
+    # Never half-written: a subscriber and its requested event exist together or not at all.
+    assert len(items["subscribers"]) == len(items["ledger"]) <= 1
+    assert outbox() == []
+    assert subscribe(client, "uheld@example.org").status_code == 202
     [mail] = outbox()
     assert client.http.post(path_of(confirm_link(mail))).status_code == 200
 
