@@ -255,7 +255,7 @@ BAD_BODIES: list[tuple[str, bytes, int, str]] = [
     ("malformed JSON", b'{"email": "a@example.org",', 400, "MalformedJson"),
     ("a JSON list", b"[1, 2]", 400, "MalformedJson"),
     ("not UTF-8", b'{"email": "\xff"}', 400, "MalformedBody"),
-    ("1 MB", b'{"email": "' + b"a" * 1_000_000 + b'"}', 413, "PayloadTooLarge"),
+    ("1 MB", b'{"email": "' + b"a" * 1_000_000 + b'"}', 400, "PayloadTooLarge"),
     ("duplicate keys", b'{"email": "a@example.org", "email": "b@example.org"}', 400, "MalformedBody"),
 ]
 
