@@ -7,8 +7,9 @@ We accept what SES can deliver to and what cannot be abused:
 - no line breaks or other control characters (header injection);
 - ASCII before the @: SES cannot send to SMTPUTF8 mailboxes, and non-ASCII local parts are
   where Unicode look-alikes hide (``аdmin`` with a Cyrillic а);
-- an international domain becomes punycode, and a domain label that mixes scripts (Latin
-  ``e`` next to Cyrillic ``е``) is refused as a look-alike;
+- an international domain becomes punycode; a domain label that mixes scripts (Latin ``e``
+  next to Cyrillic ``е``) or is spelled only with Cyrillic/Greek letters that pass for Latin
+  ones (``аррӏе``) is refused as a look-alike;
 - at most 254 characters once normalised.
 
 The normalised form is lower case throughout: mailbox names are case-insensitive everywhere
@@ -22,6 +23,9 @@ import unicodedata
 MAX_LENGTH = 254
 # Scripts whose letters never count as "mixing" with another script in one label.
 _NEUTRAL = frozenset({"DIGIT", "HYPHEN-MINUS", "COMBINING"})
+# Cyrillic and Greek letters that look like Latin ones (Unicode confusables): a label made
+# only of these (``аррӏе`` in Cyrillic) is a whole-script look-alike of a Latin name.
+_LATIN_LOOKALIKES = frozenset("аеорсухіјӏѕԁԛԝһԍɑοαυνκιτρεχ")
 
 
 class InvalidAddress(ValueError):
@@ -33,13 +37,15 @@ def _script(char: str) -> str:
     return name.split(" ", 1)[0]
 
 
-def _mixed_script_label(domain: str) -> str | None:
-    """The first label of ``domain`` whose letters come from more than one script."""
+def _lookalike_label(domain: str) -> str | None:
+    """The first label of ``domain`` that mixes scripts, or is spelled only with letters
+    that pass for Latin ones."""
     for label in domain.split("."):
         if label.isascii():
             continue
-        scripts = {_script(char) for char in label if char.isalpha()} - _NEUTRAL
-        if len(scripts) > 1:
+        letters = [char for char in label if char.isalpha()]
+        scripts = {_script(char) for char in letters} - _NEUTRAL
+        if len(scripts) > 1 or (letters and all(char in _LATIN_LOOKALIKES for char in letters)):
             return label
     return None
 
@@ -77,11 +83,10 @@ def normalise(raw: str) -> str:
         raise InvalidAddress(
             "Det ligner ikke en gyldig e-mailadresse. Skriv én adresse som navn@eksempel.dk."
         ) from None
-    label = _mixed_script_label(valid.domain)
-    if label is not None:
+    if _lookalike_label(valid.domain) is not None:
         raise InvalidAddress(
-            "Domænet i e-mailadressen blander bogstaver fra forskellige alfabeter (fx latinsk og "
-            "kyrillisk), som kan forveksles. Kontrollér adressen."
+            "Domænet i e-mailadressen har bogstaver, der kan forveksles med latinske (fx kyrilliske "
+            "eller græske, der ligner a, e, o, p). Kontrollér adressen."
         )
     ascii_email = valid.ascii_email
     if ascii_email is None:  # only with SMTPUTF8, which we refuse above

@@ -232,7 +232,7 @@ def test_an_html_form_post_works_without_javascript(client: Client, outbox: Outb
     refused = post_form(client, "/subscriptions", [*fields[:2], ("captcha_answer", ANSWER)])
     assert refused.status_code == 303
     page = client.http.get(path_of(refused.headers["Location"]))
-    assert "Sæt flueben" in page.body.decode() or "mangler" in page.body.decode()
+    assert "Sæt flueben" in page.body.decode()  # the unticked box is the error shown
 
 
 def test_cors_allows_the_site_only(client: Client) -> None:
@@ -245,7 +245,7 @@ def test_cors_allows_the_site_only(client: Client) -> None:
 
 # ---------------------------------------------------------------------------- bad input
 
-def _nothing_written_and_no_mail(outbox: Outbox, captchas: int = 0) -> None:
+def _nothing_written_and_no_mail(outbox: Outbox) -> None:
     items = held_items()
     assert items["subscribers"] == [] and items["ledger"] == [] and items["ratelimits"] == []
     assert outbox() == []
@@ -260,13 +260,11 @@ BAD_BODIES: list[tuple[str, bytes, int, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("body", "status", "code"), [case[1:] for case in BAD_BODIES],
-                         ids=[case[0] for case in BAD_BODIES])
-def test_unreadable_bodies_are_refused(client: Client, outbox: Outbox, body: bytes, status: int,
-                                       code: str) -> None:
-    response = post_json(client, "/subscriptions", body)
-    assert response.status_code == status
-    assert json.loads(response.body)["Code"] == code
+def test_unreadable_bodies_are_refused(client: Client, outbox: Outbox) -> None:
+    # One test for all cases: a clean stack per case would cost more than the cases.
+    for name, body, status, code in BAD_BODIES:
+        response = post_json(client, "/subscriptions", body)
+        assert (response.status_code, json.loads(response.body)["Code"]) == (status, code), name
     _nothing_written_and_no_mail(outbox)
 
 
@@ -286,6 +284,7 @@ BAD_FIELDS: list[tuple[str, dict[str, Any], str]] = [
     ("Cyrillic a in the mailbox", {"email": "\u0430dmin@example.org"}, "InvalidEmail"),
     ("Cyrillic e in the domain", {"email": "admin@\u0435xample.org"}, "InvalidEmail"),
     ("Greek omicron in the domain", {"email": "admin@g\u03bfogle.com"}, "InvalidEmail"),
+    ("all-Cyrillic apple", {"email": "admin@\u0430\u0440\u0440\u04cf\u0435.com"}, "InvalidEmail"),
     ("zero-width space", {"email": "ad\u200bmin@example.org"}, "InvalidEmail"),
     ("right-to-left override", {"email": "admin@exa\u202emple.org"}, "InvalidEmail"),
     ("longer than 254", {"email": "a" * 64 + "@" + ("b" * 63 + ".") * 3 + "dk"}, "InvalidEmail"),
@@ -295,27 +294,24 @@ BAD_FIELDS: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("changes", "code"), [case[1:] for case in BAD_FIELDS],
-                         ids=[case[0] for case in BAD_FIELDS])
-def test_bad_fields_get_a_clear_error_and_change_nothing(client: Client, outbox: Outbox,
-                                                         changes: dict[str, Any], code: str) -> None:
-    fields = signup_fields(client, "eva@example.org")
-    fields.update(changes)
-    if "name" in changes:
-        fields = {**fields, "name": "Eva"}
-    response = post_json(client, "/subscriptions", fields)
-    assert 400 <= response.status_code < 500
-    problem = json.loads(response.body)
-    assert problem["Code"] == code
-    assert problem["Message"]
-    assert "Traceback" not in problem["Message"]
-    _nothing_written_and_no_mail(outbox)
+def test_bad_fields_get_a_clear_error_and_change_nothing(client: Client, outbox: Outbox) -> None:
+    for name, changes, code in BAD_FIELDS:
+        fields = {**signup_fields(client, "eva@example.org"), **changes}
+        response = post_json(client, "/subscriptions", fields)
+        assert 400 <= response.status_code < 500, name
+        problem = json.loads(response.body)
+        assert problem["Code"] == code, name
+        assert problem["Message"] and "Traceback" not in problem["Message"], name
+        _nothing_written_and_no_mail(outbox)
 
 
 def test_idn_domains_become_punycode_and_lower_case_answers_pass(client: Client, outbox: Outbox) -> None:
     response = subscribe(client, "Eva@Blåbær.DK", captcha_answer=ANSWER.lower())
     assert response.status_code == 202
-    [mail] = outbox()
+    assert subscribe(client, "ivan@пример.рф").status_code == 202  # a real Cyrillic domain
+    first, second = outbox()
+    assert second.recipients == ["ivan@xn--e1afmkfd.xn--p1ai"]
+    mail = first
     assert mail.recipients == ["eva@xn--blbr-roah.dk"]
     assert Subscriber.get(tokens.subscriber_id("eva@xn--blbr-roah.dk")).email == "eva@xn--blbr-roah.dk"
 

@@ -113,8 +113,9 @@ def _body(request: Request, repeatable: frozenset[str] = frozenset()) -> dict[st
 
 def _signup_fields(request: Request) -> dict[str, Any]:
     fields = _body(request, repeatable=frozenset({"topics"}))
-    if _is_form(request) and "consent" in fields:
-        fields["consent"] = str(fields["consent"]).strip().lower() in FORM_TRUE
+    if _is_form(request):
+        # An unticked checkbox is simply not sent.
+        fields["consent"] = str(fields.get("consent", "")).strip().lower() in FORM_TRUE
     return fields
 
 
