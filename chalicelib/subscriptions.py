@@ -42,7 +42,7 @@ from chalicelib.models.subscribers import (
 
 log = logging.getLogger(__name__)
 
-FIELDS = ("email", "captcha_id", "captcha_answer", "topics", "consent")
+FIELDS = ("email", "captcha_id", "captcha_answer", "topics", "consent", "consent_version")
 MAX_TEXT = 500  # user agent and form URL are cut here before they reach the ledger
 MAIL_CLAIM = "confirm-mail"
 SIGNUP_IP = "signup-ip"
@@ -119,6 +119,11 @@ def parse_signup(fields: Mapping[str, Any]) -> SignupInput:
             "ConsentRequired",
             "Du skal give samtykke (sæt flueben) for at tilmelde dig nyhedsbrevet.",
         )
+    shown = fields.get("consent_version")
+    if shown is not None and shown != consent.current().version:
+        # The visitor agreed to a text we no longer show: record nothing they did not see.
+        raise _bad("ConsentOutdated", "Samtykketeksten er blevet ændret. Genindlæs siden, læs den nye "
+                   "tekst og tilmeld dig igen.")
     topics = fields.get("topics", [])
     if not isinstance(topics, list) or not all(isinstance(topic, str) for topic in topics):
         raise _bad("WrongType", "Feltet 'topics' skal være en liste af emner (tekst).")

@@ -276,6 +276,7 @@ BAD_FIELDS: list[tuple[str, dict[str, Any], str]] = [
     ("topics as text", {"topics": "cases"}, "WrongType"),
     ("topics with a number", {"topics": [1]}, "WrongType"),
     ("unknown topic", {"topics": ["sport"]}, "UnknownTopic"),
+    ("outdated consent text", {"consent_version": "2001-01-01"}, "ConsentOutdated"),
     ("empty email", {"email": ""}, "InvalidEmail"),
     ("two addresses", {"email": "a@example.org, b@example.org"}, "InvalidEmail"),
     ("display name", {"email": "Eva <eva@example.org>"}, "InvalidEmail"),

@@ -3,7 +3,7 @@
 Mail scanners and link previews open every link in a mail, so these GETs only show a page
 whose button POSTs (chalicelib/api/subscriptions.py); none of them changes anything. The
 pages work without JavaScript, carry no inline script or style, are never cached, and send
-no Referer (their URLs hold the link's token).
+no Referer (their URLs hold the link's token): the site's security headers.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from chalice.app import Blueprint, Response
 
 from chalicelib import subscriptions as service
 from chalicelib.config import get_settings
+from chalicelib.site.headers import security_headers
 
 bp = Blueprint(__name__)
 
@@ -39,6 +40,8 @@ RESULTS: dict[str, tuple[str, str]] = {
     "InvalidEmail": ("Tjek e-mailadressen", "Det ligner ikke en e-mailadresse, vi kan sende til. Skriv "
                      "én adresse som navn@eksempel.dk, kun med almindelige bogstaver før @."),
     "ConsentRequired": ("Samtykke mangler", "Sæt flueben ved samtykket for at tilmelde dig."),
+    "ConsentOutdated": ("Samtykketeksten er ændret", "Genindlæs siden, læs den nye tekst og tilmeld "
+                        "dig igen."),
     "UnknownTopic": ("Ukendt emne", "Vælg emner fra listen i formularen."),
     "UnknownField": ("Formularen kunne ikke læses", "Formularen indeholdt et felt, vi ikke kender. "
                      "Genindlæs siden og prøv igen."),
@@ -85,19 +88,11 @@ def _page(template: str, status_code: int = 200, **context: Any) -> Response:
 
     settings = get_settings()
     body = render(template, site_url=settings.site_url, api_url=settings.api_url, **context)
-    return Response(body=body, status_code=status_code, headers={
-        "Content-Type": HTML_TYPE,
-        "Cache-Control": "no-store",
-        "Referrer-Policy": "no-referrer",
-        "X-Content-Type-Options": "nosniff",
-        "X-Frame-Options": "DENY",
-        # No script at all; styles and images only from the site; forms post back here.
-        "Content-Security-Policy": (
-            f"default-src 'none'; style-src 'self' {settings.site_url}; "
-            f"img-src 'self' {settings.site_url}; form-action 'self' {settings.api_url}; "
-            "frame-ancestors 'none'; base-uri 'none'"
-        ),
-    })
+    # The site's own security headers (one list with the CDN's): no-referrer, so a token in
+    # this page's URL never leaks; a CSP that allows no inline script or style.
+    headers = {**security_headers(local_http=not settings.deployed),
+               "Content-Type": HTML_TYPE, "Cache-Control": "no-store"}
+    return Response(body=body, status_code=status_code, headers=dict(headers))
 
 
 def _token() -> str | None:
