@@ -149,15 +149,6 @@ def _read_parameter(name: str) -> str:
     return str(response["Parameter"]["Value"])
 
 
-def _positive_int(env: dict[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise ConfigError(f"{name} must be a positive whole number (got {raw!r})")
-    return int(raw)
-
-
 def load(env: dict[str, str] | None = None) -> Settings:
     """Build settings from an environment mapping (``os.environ`` by default)."""
     env = dict(os.environ if env is None else env)

@@ -221,9 +221,9 @@ def _event(sid: str, kind: str, at: datetime, context: RequestContext | None,
     )
 
 
-def _transaction() -> TransactWrite:
-    # The model's own connection, so the transaction reuses its botocore client.
-    return TransactWrite(connection=Subscriber._get_connection().connection)
+def _connection() -> Any:
+    # The model's own connection, so transactions reuse its botocore client.
+    return Subscriber._get_connection().connection
 
 
 def _cancelled(problem: TransactWriteError) -> bool:
@@ -294,7 +294,7 @@ def _record_request(request: SignupInput, context: RequestContext, sid: str, sec
     expires = now + timedelta(hours=get_settings().confirm_token_hours)
     event = _event(sid, "requested", now, context, {"topics": ",".join(request.topics)})
     try:
-        with _transaction() as transaction:
+        with TransactWrite(connection=_connection()) as transaction:
             if current is None:
                 transaction.save(Subscriber(
                     sid, email=request.email, status=PENDING, topics=list(request.topics),
@@ -407,7 +407,7 @@ def confirm(token: str, context: RequestContext) -> str:
         return ALREADY_CONFIRMED
     _refuse_confirm(current, now)
     try:
-        with _transaction() as transaction:
+        with TransactWrite(connection=_connection()) as transaction:
             transaction.update(Subscriber(sid), actions=[
                 Subscriber.status.set(CONFIRMED),
                 Subscriber.digest_partition.set(DIGEST_PARTITION),
@@ -448,7 +448,7 @@ def unsubscribe(token: str, context: RequestContext, method: str) -> str:
             return UNSUBSCRIBED_NOW
         now = _now()
         try:
-            with _transaction() as transaction:
+            with TransactWrite(connection=_connection()) as transaction:
                 transaction.update(Subscriber(sid), actions=[
                     Subscriber.status.set(UNSUBSCRIBED),
                     Subscriber.digest_partition.remove(),
