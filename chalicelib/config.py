@@ -59,6 +59,12 @@ class Settings:
     bucket: str
     site_url: str
     api_url: str
+    # Newsletter signup (chalicelib/subscriptions.py): how long a confirmation link works,
+    # how often one address may be sent a confirmation mail, and how many signups one
+    # source IP may make per hour.
+    confirm_token_hours: int
+    confirm_mail_interval_hours: int
+    signup_ip_limit_per_hour: int
     log_level: str
     # "json" (one object per line, for CloudWatch Logs Insights) or "text"; LOG_FORMAT,
     # json by default in deployed stages.
@@ -182,6 +188,9 @@ def load(env: dict[str, str] | None = None) -> Settings:
         bucket=env.get("SITE_BUCKET") or f"borgerdialog-{stage}-site",
         site_url=env.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/"),
         api_url=env.get("API_URL", "http://127.0.0.1:8000").rstrip("/"),
+        confirm_token_hours=_positive_int(env, "CONFIRM_TOKEN_HOURS", 48),
+        confirm_mail_interval_hours=_positive_int(env, "CONFIRM_MAIL_INTERVAL_HOURS", 24),
+        signup_ip_limit_per_hour=_positive_int(env, "SIGNUP_IP_LIMIT_PER_HOUR", 20),
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
         log_format=_log_format(env.get("LOG_FORMAT") or ("json" if stage in DEPLOYED_STAGES else "text")),
         mail_from=env.get("MAIL_FROM", "Center for Borgerdialog <nyhedsbrev@borgerdialog.dk>"),

@@ -38,9 +38,10 @@ def build(mail: Mail, sender: str | None = None) -> EmailMessage:
         message[name] = value
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid(domain=message["From"].addresses[0].domain or None)
-    message["Content-Language"] = "da"
     message.set_content(mail.text, charset="utf-8")
     message.add_alternative(mail.html, subtype="html", charset="utf-8")
+    # After the parts: set_content() drops every Content-* header set before it.
+    message["Content-Language"] = "da"
     return message
 
 

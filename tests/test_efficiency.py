@@ -47,7 +47,7 @@ import json, sys
 import app
 from chalicelib import aws
 from chalicelib.models.articles import Article
-heavy = [m for m in ("PIL", "captcha", "jinja2", "markdown", "nh3", "boto3") if m in sys.modules]
+heavy = [m for m in ("PIL", "captcha", "jinja2", "markdown", "nh3", "boto3", "email_validator") if m in sys.modules]
 print(json.dumps({"heavy": heavy, "clients": len(aws._clients),
                   "pynamodb_connection": Article._connection is not None}))
 """

@@ -29,10 +29,6 @@ SITE_NAME = "Center for Borgerdialog"
 SITE_DESCRIPTION = "Nyt om erfaringer, cases, metoder, udgivelser om borgerdialog."
 MONTHS = ("januar", "februar", "marts", "april", "maj", "juni", "juli", "august", "september",
           "oktober", "november", "december")
-# The consent the signup form asks for; its version is stored with every subscription.
-CONSENT_TEXT = ("Ja tak, send mig Center for Borgerdialogs nyhedsbrev. Jeg kan til enhver tid afmelde "
-                "mig, hente mine data eller få dem slettet via linket i hver mail.")
-CONSENT_VERSION = "2026-11-28"
 
 FIXED_KEYS = ("index.html", "artikler", "nyhedsbrev", "om", "404.html", "feed.xml", "sitemap.xml",
               "robots.txt")
@@ -274,14 +270,16 @@ def signup_page(site_url: str, api_url: str, *, captcha: dict[str, str] | None =
                 error: str | None = None) -> str:
     """The signup page: static (no challenge: the script fetches one) or the API's
     no-JavaScript form page with a fresh ``captcha`` ({captcha_id, image_url, audio_url})."""
-    from chalicelib import templating
+    from chalicelib import consent, templating
 
     page = {"title": f"Nyhedsbrev – {SITE_NAME}",
             "description": f"Tilmeld dig nyhedsbrev fra {SITE_NAME}: {SITE_DESCRIPTION}",
             "canonical": f"{site_url}/nyhedsbrev"}
     text = templating.render("site/newsletter.html", site_url=site_url, api_url=api_url, page=page,
                              captcha=captcha, error=error, noindex=captcha is not None,
-                             consent={"text": CONSENT_TEXT, "version": CONSENT_VERSION},
+                             # The one consent text (data/consent.json); the signup checks
+                             # that the version the form showed is still the current one.
+                             consent=consent.current(),
                              section="nyhedsbrev")
     return text.rstrip("\n") + "\n"
 
@@ -294,7 +292,8 @@ def layout_fingerprint(site_url: str, api_url: str) -> str:
     hasher = hashlib.sha256(f"{site_url}\n{api_url}\n".encode())
     root = Path(__file__).resolve().parent.parent
     files: Iterable[Path] = sorted([*(root / "templates").rglob("*"), *(root / "static").rglob("*"),
-                                    root / "data" / "categories.json", Path(__file__)])
+                                    root / "data" / "categories.json", root / "data" / "consent.json",
+                                    Path(__file__)])
     for path in files:
         if path.is_file():
             hasher.update(path.name.encode())

@@ -1,0 +1,256 @@
+"""Newsletter routes: signup, the pages behind mail links, and their POST actions.
+
+Every write accepts JSON (answered with JSON) or an HTML form post (answered with 303 to a
+Danish result page), so the static site's form and the mail-link pages work without
+JavaScript. GET never changes anything: mail scanners that open links confirm nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from chalice.app import Blueprint, CORSConfig, Request, Response
+
+from chalicelib import categories, consent, ratelimit
+from chalicelib import subscriptions as service
+from chalicelib.api.http import JSON_TYPE, NO_STORE, PUBLIC_CACHE, cached_json, dumps, error
+from chalicelib.config import get_settings
+
+bp = Blueprint(__name__)
+
+MAX_BODY = 4096
+WRITE_TYPES = ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"]
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+FORM_TRUE = frozenset({"on", "true", "1", "ja", "yes"})
+# Writes are called from the site's pages only, never from anywhere else.
+SITE_CORS = CORSConfig(allow_origin=get_settings().site_url, max_age=600,
+                       expose_headers=["Retry-After"])
+
+
+class BadBody(service.SubscriptionError):
+    pass
+
+
+# ---------------------------------------------------------------------------- request parsing
+
+
+def _header(request: Request, name: str) -> str | None:
+    value = request.headers.get(name) if request.headers else None
+    return str(value) if value is not None else None
+
+
+def _is_form(request: Request) -> bool:
+    content_type = (_header(request, "content-type") or "").lower()
+    return content_type.startswith(FORM_TYPES)
+
+
+def _context(request: Request) -> service.RequestContext:
+    # API Gateway's view of the caller; X-Forwarded-For is whatever the client wrote.
+    identity = (request.context or {}).get("identity") or {}
+    return service.RequestContext(
+        source_ip=identity.get("sourceIp"),
+        user_agent=_header(request, "user-agent"),
+        form_url=_without_query(_header(request, "referer") or _header(request, "origin")),
+    )
+
+
+def _without_query(url: str | None) -> str | None:
+    # A page's query may hold a link token; the ledger needs only which page it was.
+    return url.split("?", 1)[0].split("#", 1)[0] if url else None
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise BadBody(400, "MalformedBody", f"Feltet {key[:40]!r} står der to gange.")
+        found[key] = value
+    return found
+
+
+def _body(request: Request, repeatable: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The request's fields: a JSON object, or a form (``repeatable`` fields become lists)."""
+    body = request.raw_body or b""
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    if len(raw) > MAX_BODY:
+        # 400, not 413: contract checkers (schemathesis) count only 4xx like 400 as "refused".
+        raise BadBody(400, "PayloadTooLarge", f"Forespørgslen er for stor (højst {MAX_BODY // 1024} KB). "
+                      "Send kun formularens felter.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadBody(400, "MalformedBody", "Forespørgslen er ikke gyldig UTF-8.") from None
+    content_type = (_header(request, "content-type") or "").lower()
+    if content_type.startswith("multipart/form-data"):
+        return {}  # only RFC 8058 one-click posts come this way; their token is in the URL
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        try:
+            pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), max_num_fields=50)
+        except ValueError:
+            raise BadBody(400, "MalformedBody", "Formularens data kan ikke læses.") from None
+        fields: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in repeatable:
+                fields.setdefault(key, []).append(value)
+            elif key in fields:
+                raise BadBody(400, "MalformedBody", f"Feltet {key[:40]!r} står der to gange.")
+            else:
+                fields[key] = value
+        return fields
+    if not text.strip():
+        return {}
+    try:
+        parsed = json.loads(text, object_pairs_hook=_no_duplicates)
+    except ValueError:
+        raise BadBody(400, "MalformedJson",
+                      "Forespørgslen er ikke gyldig JSON. Send et JSON-objekt med felterne.") from None
+    if not isinstance(parsed, dict):
+        raise BadBody(400, "MalformedJson", "Forespørgslen skal være et JSON-objekt med felterne.")
+    return parsed
+
+
+def _signup_fields(request: Request) -> dict[str, Any]:
+    fields = _body(request, repeatable=frozenset({"topics"}))
+    if _is_form(request):
+        # An unticked checkbox is simply not sent.
+        fields["consent"] = str(fields.get("consent", "")).strip().lower() in FORM_TRUE
+    return fields
+
+
+def _token(request: Request, fields: dict[str, Any], allowed: frozenset[str]) -> str:
+    unknown = sorted(set(fields) - allowed - {"token"})
+    if unknown:
+        raise BadBody(400, "UnknownField", f"Ukendt felt {unknown[0][:40]!r}.")
+    query: dict[str, str] = dict(request.query_params or {})
+    token = fields.get("token", query.get("token"))
+    if not isinstance(token, str) or not token or len(token) > 200:
+        raise service.SubscriptionError(
+            400, "MissingToken", "Linket mangler sin nøgle (token). Kopiér hele linket fra mailen.")
+    return token
+
+
+# ---------------------------------------------------------------------------- responses
+
+
+def result_url(status: str) -> str:
+    return f"{get_settings().api_url}/subscriptions/result?{urlencode({'status': status})}"
+
+
+def _see_other(status: str) -> Response:
+    return Response(body="", status_code=303,
+                    headers={"Location": result_url(status), "Cache-Control": NO_STORE})
+
+
+def _json(status_code: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(body=dumps(payload), status_code=status_code,
+                    headers={"Content-Type": JSON_TYPE, "Cache-Control": NO_STORE, **(headers or {})})
+
+
+def _done(request: Request, status_code: int, status: str) -> Response:
+    if _is_form(request):
+        return _see_other(status)
+    from chalicelib.api.subscription_pages import result_message
+
+    return _json(status_code, {"status": status, "message": result_message(status)})
+
+
+def _refused(request: Request, problem: service.SubscriptionError,
+             headers: dict[str, str] | None = None) -> Response:
+    if _is_form(request):
+        return _see_other(problem.code)
+    response = error(problem.status, problem.code, problem.message)
+    response.headers.update(headers or {})
+    return response
+
+
+def _rate_limited(request: Request, limited: ratelimit.RateLimited) -> Response:
+    problem = service.SubscriptionError(
+        429, "TooManyRequests",
+        "Der er kommet for mange tilmeldinger fra din netforbindelse. Prøv igen senere.")
+    return _refused(request, problem, {"Retry-After": str(limited.retry_after)})
+
+
+# ---------------------------------------------------------------------------- routes
+
+
+@bp.route("/subscriptions", methods=["POST"], content_types=WRITE_TYPES, cors=SITE_CORS)
+def subscribe() -> Response:
+    request = bp.current_request
+    from chalicelib.captcha import CaptchaRejected, CaptchaUnavailable
+
+    try:
+        form = service.parse_signup(_signup_fields(request))
+        service.signup(form, _context(request))
+    except service.SubscriptionError as problem:
+        return _refused(request, problem)
+    except CaptchaRejected as rejected:
+        code = "Captcha" + rejected.code.capitalize()
+        return _refused(request, service.SubscriptionError(400, code, rejected.message))
+    except ratelimit.RateLimited as limited:
+        return _rate_limited(request, limited)
+    except (service.MailUnavailable, CaptchaUnavailable):
+        # The same answer as the central guard's (chalicelib/api/guard.py) for AWS faults.
+        unavailable = service.SubscriptionError(
+            503, "ServiceUnavailable", "Vi kunne ikke gennemføre tilmeldingen lige nu. Prøv igen om lidt.")
+        return _refused(request, unavailable, {"Retry-After": "60"})
+    return _done(request, 202, service.SIGNUP_ACCEPTED)
+
+
+@bp.route("/subscriptions/consent", methods=["GET"], cors=True)
+def consent_text() -> Response:
+    """What the signup form shows: the consent text, its version and the topics to choose."""
+    text = consent.current()
+    topics = [{"slug": c.slug, "label": c.label} for c in categories.all_categories()]
+    return cached_json(bp.current_request, {"version": text.version, "text": text.text, "topics": topics},
+                       PUBLIC_CACHE)
+
+
+@bp.route("/subscriptions/confirm", methods=["POST"], content_types=WRITE_TYPES, cors=SITE_CORS)
+def confirm() -> Response:
+    request = bp.current_request
+    try:
+        token = _token(request, _body(request), frozenset())
+        outcome = service.confirm(token, _context(request))
+    except service.SubscriptionError as problem:
+        return _refused(request, problem)
+    return _done(request, 200, outcome)
+
+
+@bp.route("/subscriptions/unsubscribe", methods=["POST"], content_types=WRITE_TYPES, cors=SITE_CORS)
+def unsubscribe() -> Response:
+    """Also the RFC 8058 one-click target: ``List-Unsubscribe=One-Click`` in the body, the
+    token in the URL, no cookie, no login."""
+    request = bp.current_request
+    try:
+        fields = _body(request)
+        token = _token(request, fields, frozenset({"List-Unsubscribe"}))
+        one_click = fields.get("List-Unsubscribe") == "One-Click" or (
+            "multipart/form-data" in (_header(request, "content-type") or ""))
+        method = "one-click" if one_click else ("page" if _is_form(request) else "api")
+        outcome = service.unsubscribe(token, _context(request), method)
+    except service.SubscriptionError as problem:
+        return _refused(request, problem)
+    return _done(request, 200, outcome)
+
+
+@bp.route("/subscriptions/export", methods=["POST"], content_types=WRITE_TYPES, cors=SITE_CORS)
+def export() -> Response:
+    request = bp.current_request
+    try:
+        data = service.export(_token(request, _body(request), frozenset()))
+    except service.SubscriptionError as problem:
+        return _refused(request, problem)
+    headers = {"Content-Disposition": 'attachment; filename="borgerdialog-mine-data.json"'}
+    return _json(200, data, headers)
+
+
+@bp.route("/subscriptions/erase", methods=["POST"], content_types=WRITE_TYPES, cors=SITE_CORS)
+def erase() -> Response:
+    request = bp.current_request
+    try:
+        outcome = service.erase(_token(request, _body(request), frozenset()))
+    except service.SubscriptionError as problem:
+        return _refused(request, problem)
+    return _done(request, 200, outcome)

@@ -1,0 +1,534 @@
+"""Newsletter subscriptions: double opt-in signup, confirm, unsubscribe, export and erase.
+
+The rules this module keeps (see README "Nyhedsbrev / newsletter"):
+- The CAPTCHA is consumed before anything else is written; rate limits come before any mail.
+- A signup answers the same whatever state the address is in (no enumeration): new, pending,
+  confirmed, unsubscribed and suppressed addresses all get "accepted". New, pending and
+  unsubscribed addresses are (re)sent a confirmation mail, confirmed ones a "you are already
+  subscribed" mail with their links, suppressed ones nothing; at most one mail per address
+  per ``confirm_mail_interval_hours``.
+- Every state change is one DynamoDB transaction of the subscriber update (conditional on the
+  state it was read in) and its consent-ledger event (insert-only), so neither is half-written
+  and concurrent requests change state exactly once.
+- Confirm and unsubscribe are idempotent: repeating them is a success that changes nothing.
+- Erase deletes the subscriber item, their ledger events and their mail claim; nothing is kept.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib import categories, consent, ratelimit, tokens
+from chalicelib.config import get_settings
+from chalicelib.models.ledger import ConsentEvent
+from chalicelib.models.subscribers import (
+    CONFIRMED,
+    DIGEST_PARTITION,
+    PENDING,
+    SUPPRESSED,
+    UNSUBSCRIBED,
+    Subscriber,
+)
+
+log = logging.getLogger(__name__)
+
+FIELDS = ("email", "captcha_id", "captcha_answer", "topics", "consent", "consent_version")
+MAX_TEXT = 500  # user agent and form URL are cut here before they reach the ledger
+MAIL_CLAIM = "confirm-mail"
+SIGNUP_IP = "signup-ip"
+
+# Outcomes of confirm/unsubscribe/erase, shown on the result page.
+CONFIRMED_NOW = "confirmed"
+ALREADY_CONFIRMED = "already-confirmed"
+UNSUBSCRIBED_NOW = "unsubscribed"
+ERASED = "erased"
+SIGNUP_ACCEPTED = "accepted"
+
+
+class SubscriptionError(Exception):
+    """A request we refuse. ``code`` is stable (clients and result pages key on it);
+    ``message`` is Danish and says what to do, without echoing what the visitor typed."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def _invalid_link() -> SubscriptionError:
+    return SubscriptionError(
+        404, "InvalidLink",
+        "Linket er ugyldigt eller bruges ikke længere. Kopiér hele linket fra den nyeste mail, "
+        "eller tilmeld dig igen på borgerdialog.dk.",
+    )
+
+
+class MailUnavailable(Exception):
+    """The confirmation mail could not be sent; the visitor may simply try again."""
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Who asked, as the consent ledger records it."""
+
+    source_ip: str | None
+    user_agent: str | None
+    form_url: str | None
+
+
+@dataclass(frozen=True)
+class SignupInput:
+    email: str  # normalised (chalicelib/addresses.py)
+    captcha_id: str
+    captcha_answer: str
+    topics: tuple[str, ...]  # category slugs in category order; empty means every category
+
+
+# ---------------------------------------------------------------------------- validation
+
+
+def _bad(code: str, message: str) -> SubscriptionError:
+    return SubscriptionError(400, code, message)
+
+
+def parse_signup(fields: Mapping[str, Any]) -> SignupInput:
+    """Check a decoded JSON object or form (values already typed) before anything is written."""
+    unknown = sorted(set(fields) - set(FIELDS))
+    if unknown:
+        return_names = ", ".join(FIELDS)
+        raise _bad("UnknownField", f"Ukendt felt {unknown[0][:40]!r}. Tilladte felter: {return_names}.")
+    missing = [name for name in ("email", "captcha_id", "captcha_answer", "consent") if name not in fields]
+    if missing:
+        raise _bad("MissingField", f"Feltet {missing[0]!r} mangler.")
+    for name in ("email", "captcha_id", "captcha_answer"):
+        if not isinstance(fields[name], str):
+            raise _bad("WrongType", f"Feltet {name!r} skal være tekst.")
+    if fields["consent"] is not True:
+        raise _bad(
+            "ConsentRequired",
+            "Du skal give samtykke (sæt flueben) for at tilmelde dig nyhedsbrevet.",
+        )
+    shown = fields.get("consent_version")
+    if shown is not None and shown != consent.current().version:
+        # The visitor agreed to a text we no longer show: record nothing they did not see.
+        raise _bad("ConsentOutdated", "Samtykketeksten er blevet ændret. Genindlæs siden, læs den nye "
+                   "tekst og tilmeld dig igen.")
+    topics = fields.get("topics", [])
+    if not isinstance(topics, list) or not all(isinstance(topic, str) for topic in topics):
+        raise _bad("WrongType", "Feltet 'topics' skal være en liste af emner (tekst).")
+    known = [category.slug for category in categories.all_categories()]
+    unknown_topics = [topic for topic in topics if topic not in known]
+    if unknown_topics:
+        raise _bad("UnknownTopic", f"Ukendt emne. Vælg blandt: {', '.join(known)}.")
+    captcha_id, answer = fields["captcha_id"], fields["captcha_answer"]
+    if not captcha_id or len(captcha_id) > 100:
+        raise _bad("CaptchaMissing", "Hent en ny CAPTCHA og prøv igen.")
+    if not answer.strip() or len(answer) > 20:
+        raise _bad("CaptchaMissing", "Skriv tegnene fra billedet (eller lydfilen).")
+
+    from chalicelib.addresses import InvalidAddress, normalise
+
+    try:
+        email = normalise(fields["email"])
+    except InvalidAddress as problem:
+        raise _bad("InvalidEmail", str(problem)) from None
+    chosen = tuple(slug for slug in known if slug in topics)
+    return SignupInput(email=email, captcha_id=captcha_id, captcha_answer=answer.strip(), topics=chosen)
+
+
+def _clip(value: str | None) -> str | None:
+    return value[:MAX_TEXT] if value else None
+
+
+def _ip_subject(source_ip: str | None) -> str:
+    """What the per-IP limit counts: the address, or its /64 for IPv6 (one household or
+    server gets a whole /64, so counting single IPv6 addresses would limit nothing)."""
+    if not source_ip:
+        return "unknown"
+    try:
+        parsed = ipaddress.ip_address(source_ip)
+    except ValueError:
+        return "unknown"
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
+# ---------------------------------------------------------------------------- tokens
+
+
+def confirm_token(sid: str, secret: str) -> str:
+    """``<subscriber_id>.<secret>``: finds the subscriber in one GetItem; only the secret's
+    hash is stored, so the table alone cannot confirm anyone."""
+    return f"{sid}.{secret}"
+
+
+def confirm_url(token: str) -> str:
+    return f"{get_settings().api_url}/subscriptions/confirm?token={token}"
+
+
+def _split_confirm_token(token: str) -> tuple[str, str]:
+    sid, _, secret = token.partition(".")
+    if len(sid) != 32 or not all(c in "0123456789abcdef" for c in sid) or not 16 <= len(secret) <= 64:
+        raise _invalid_link()
+    return sid, secret
+
+
+def _manage_sid(token: str) -> str:
+    sid = tokens.verify_manage_token(token)
+    if sid is None:
+        raise _invalid_link()
+    return sid
+
+
+# ---------------------------------------------------------------------------- storage helpers
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _load(sid: str) -> Subscriber | None:
+    try:
+        return Subscriber.get(sid, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def _event(sid: str, kind: str, at: datetime, context: RequestContext | None,
+           detail: dict[str, str] | None = None) -> ConsentEvent:
+    return ConsentEvent(
+        sid,
+        f"{at.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{secrets.token_hex(4)}",
+        event=kind,
+        at=at,
+        source_ip=_clip(context.source_ip) if context else None,
+        user_agent=_clip(context.user_agent) if context else None,
+        form_url=_clip(context.form_url) if context else None,
+        consent_version=consent.current().version,
+        detail=detail or None,
+    )
+
+
+def _connection() -> Any:
+    # The model's own connection, so transactions reuse its botocore client.
+    return Subscriber._get_connection().connection
+
+
+def _cancelled(problem: TransactWriteError) -> bool:
+    return problem.cause_response_code == "TransactionCanceledException"
+
+
+def _unchanged_since(current: Subscriber) -> Any:
+    """Condition: the item is still in the state we read (optimistic concurrency)."""
+    return (Subscriber.status == current.status) & (Subscriber.updated_at == current.updated_at)
+
+
+# ---------------------------------------------------------------------------- signup
+
+
+def signup(request: SignupInput, context: RequestContext) -> str:
+    """Consume the CAPTCHA, apply the limits, record the request, send the confirmation mail.
+
+    Raises the CAPTCHA's rejection, ``ratelimit.RateLimited`` or ``MailUnavailable``; every
+    other outcome is ``SIGNUP_ACCEPTED``, whatever state the address is in.
+    """
+    from chalicelib.captcha import consume  # light: the picture libraries load only to draw
+
+    consume(request.captcha_id, request.captcha_answer)
+    settings = get_settings()
+    ratelimit.hit(SIGNUP_IP, _ip_subject(context.source_ip),
+                  limit=settings.signup_ip_limit_per_hour, window_seconds=3600)
+    sid = tokens.subscriber_id(request.email)
+    current = _load(sid)
+    if current is not None and current.status == SUPPRESSED:
+        # Mail to it bounced or was marked as spam: never mail it again, say nothing.
+        log.info("Signup for suppressed subscriber %s: nothing sent", sid)
+        return SIGNUP_ACCEPTED
+    if not ratelimit.claim(MAIL_CLAIM, sid, seconds=settings.confirm_mail_interval_hours * 3600):
+        log.info("Signup for subscriber %s: a mail went out recently; nothing sent", sid)
+        return SIGNUP_ACCEPTED
+    try:
+        if current is not None and current.status == CONFIRMED:
+            # They forgot they are subscribed: tell them, with their links, change nothing.
+            _send("already", request.email, {"manage_token": tokens.manage_token(sid),
+                                             "topics": _labels(tuple(cast(list[str], current.topics)))})
+            log.info("Sent already-subscribed mail for subscriber %s", sid)
+            return SIGNUP_ACCEPTED
+        secret = tokens.new_secret()
+        expires = _record_request(request, context, sid, secret, current)
+        if expires is None:
+            return SIGNUP_ACCEPTED
+        _send("confirm", request.email, {
+            "confirm_url": confirm_url(confirm_token(sid, secret)),
+            "hours": settings.confirm_token_hours,
+            "topics": _labels(request.topics),
+        })
+    except Exception as problem:
+        # Give the claim back, so the visitor's retry is not silently swallowed for a day.
+        ratelimit.release(MAIL_CLAIM, sid)
+        if isinstance(problem, TransactWriteError):
+            raise
+        log.warning("Mail for subscriber %s failed: %s", sid, problem)
+        raise MailUnavailable from problem
+    log.info("Sent confirmation mail for subscriber %s", sid)
+    return SIGNUP_ACCEPTED
+
+
+def _record_request(request: SignupInput, context: RequestContext, sid: str, secret: str,
+                    current: Subscriber | None) -> datetime | None:
+    """Write the pending subscriber (new token) and its ``requested`` event in one
+    transaction; None when a concurrent change won (theirs stands)."""
+    now = _now()
+    expires = now + timedelta(hours=get_settings().confirm_token_hours)
+    event = _event(sid, "requested", now, context, {"topics": ",".join(request.topics)})
+    try:
+        with TransactWrite(connection=_connection()) as transaction:
+            if current is None:
+                transaction.save(Subscriber(
+                    sid, email=request.email, status=PENDING, topics=list(request.topics),
+                    consent_version=consent.current().version, created_at=now, updated_at=now,
+                    confirm_token_hash=tokens.hash_secret(secret), confirm_expires_at=expires,
+                    expires_ttl=int(expires.timestamp()),
+                ), condition=Subscriber.subscriber_id.does_not_exist())
+            else:
+                transaction.update(Subscriber(sid), actions=[
+                    Subscriber.status.set(PENDING),
+                    Subscriber.email.set(request.email),
+                    Subscriber.topics.set(cast(Any, list(request.topics))),
+                    Subscriber.consent_version.set(consent.current().version),
+                    Subscriber.updated_at.set(now),
+                    Subscriber.confirm_token_hash.set(tokens.hash_secret(secret)),
+                    Subscriber.confirm_expires_at.set(expires),
+                    Subscriber.expires_ttl.set(int(expires.timestamp())),
+                ], condition=_unchanged_since(current))
+            transaction.save(event, condition=ConsentEvent.event_key.does_not_exist())
+    except TransactWriteError as problem:
+        if not _cancelled(problem):
+            raise
+        # Changed between our read and our write (a parallel signup, a confirm).
+        log.info("Signup for subscriber %s lost a race; leaving it", sid)
+        return None
+    return expires
+
+
+def _labels(slugs: tuple[str, ...]) -> list[str]:
+    known = categories.by_slug()
+    return [known[slug].label for slug in slugs if slug in known]
+
+
+SUBJECTS = {
+    "confirm": "Bekræft din tilmelding til nyhedsbrevet fra Center for Borgerdialog",
+    "already": "Du er allerede tilmeldt nyhedsbrevet fra Center for Borgerdialog",
+}
+
+
+def _send(kind: str, to: str, context: dict[str, Any]) -> None:
+    """One of the signup mails (templates ``mail/<kind>.txt|html``). Its only visitor-typed
+    text is the address itself."""
+    from chalicelib import mail
+    from chalicelib.templating import render
+
+    settings = get_settings()
+    full = {**context, "email": to, "site_url": settings.site_url, "api_url": settings.api_url}
+    mail.send(mail.Mail(
+        to=to, subject=SUBJECTS[kind],
+        text=render(f"mail/{kind}.txt", **full), html=render(f"mail/{kind}.html", **full),
+        headers={"Auto-Submitted": "auto-generated"},
+    ))
+
+
+# ---------------------------------------------------------------------------- confirm
+
+
+@dataclass(frozen=True)
+class ConfirmState:
+    """What the confirm page shows for a token (read only)."""
+
+    state: str  # pending | confirmed | expired | unsubscribed | suppressed
+
+
+def _check_confirm_token(token: str) -> tuple[str, Subscriber]:
+    sid, secret = _split_confirm_token(token)
+    current = _load(sid)
+    if current is None or not current.confirm_token_hash or not hmac.compare_digest(
+            current.confirm_token_hash, tokens.hash_secret(secret)):
+        raise _invalid_link()
+    return sid, current
+
+
+def confirm_state(token: str) -> ConfirmState:
+    """The state behind a confirmation link, for the page; changes nothing (one GetItem)."""
+    now = _now()
+    _, current = _check_confirm_token(token)
+    if current.status == PENDING and current.confirm_expires_at and current.confirm_expires_at < now:
+        return ConfirmState("expired")
+    return ConfirmState(current.status)
+
+
+def _refuse_confirm(current: Subscriber, now: datetime) -> None:
+    if current.status == UNSUBSCRIBED:
+        raise SubscriptionError(
+            409, "Unsubscribed",
+            "Du har afmeldt nyhedsbrevet efter denne tilmelding. Tilmeld dig igen, hvis du vil "
+            "have det.",
+        )
+    if current.status == SUPPRESSED:
+        raise SubscriptionError(
+            409, "Suppressed",
+            "Vi sender ikke længere til denne adresse, fordi mails til den er blevet afvist. "
+            "Skriv til os, hvis det er en fejl.",
+        )
+    if current.confirm_expires_at is None or current.confirm_expires_at < now:
+        raise SubscriptionError(
+            410, "ExpiredLink",
+            f"Linket er udløbet (det virker i {get_settings().confirm_token_hours} timer). "
+            "Tilmeld dig igen, så sender vi et nyt.",
+        )
+
+
+def confirm(token: str, context: RequestContext) -> str:
+    """Confirm a pending subscription. Idempotent: a repeat, or the loser of a race, gets
+    ``ALREADY_CONFIRMED``; exactly one call changes the state."""
+    now = _now()
+    sid, current = _check_confirm_token(token)
+    if current.status == CONFIRMED:
+        return ALREADY_CONFIRMED
+    _refuse_confirm(current, now)
+    try:
+        with TransactWrite(connection=_connection()) as transaction:
+            transaction.update(Subscriber(sid), actions=[
+                Subscriber.status.set(CONFIRMED),
+                Subscriber.digest_partition.set(DIGEST_PARTITION),
+                Subscriber.confirmed_at.set(now),
+                Subscriber.updated_at.set(now),
+                Subscriber.expires_ttl.remove(),
+            ], condition=(Subscriber.status == PENDING)
+                & (Subscriber.confirm_token_hash == current.confirm_token_hash))
+            transaction.save(_event(sid, "confirmed", now, context),
+                             condition=ConsentEvent.event_key.does_not_exist())
+    except TransactWriteError as problem:
+        if not _cancelled(problem):
+            raise
+        _, again = _check_confirm_token(token)
+        if again.status == CONFIRMED:
+            return ALREADY_CONFIRMED
+        _refuse_confirm(again, now)
+        raise SubscriptionError(409, "Busy", "Tilmeldingen blev ændret samtidig. Prøv igen.") from None
+    log.info("Confirmed subscriber %s", sid)
+    return CONFIRMED_NOW
+
+
+# ---------------------------------------------------------------------------- unsubscribe
+
+
+def check_manage_token(token: str) -> str:
+    """The subscriber id in a genuine manage link (no AWS call), else InvalidLink."""
+    return _manage_sid(token)
+
+
+def unsubscribe(token: str, context: RequestContext, method: str) -> str:
+    """Stop all mail to the subscriber. Idempotent; an unknown or erased subscriber is
+    already "unsubscribed". ``method`` (one-click, page, api) goes into the ledger."""
+    sid = _manage_sid(token)
+    for _ in range(3):
+        current = _load(sid)
+        if current is None or current.status in (UNSUBSCRIBED, SUPPRESSED):
+            return UNSUBSCRIBED_NOW
+        now = _now()
+        try:
+            with TransactWrite(connection=_connection()) as transaction:
+                transaction.update(Subscriber(sid), actions=[
+                    Subscriber.status.set(UNSUBSCRIBED),
+                    Subscriber.digest_partition.remove(),
+                    Subscriber.unsubscribed_at.set(now),
+                    Subscriber.updated_at.set(now),
+                ], condition=_unchanged_since(current))
+                transaction.save(
+                    _event(sid, "unsubscribed", now, context,
+                           {"method": method, "previous_status": current.status}),
+                    condition=ConsentEvent.event_key.does_not_exist())
+        except TransactWriteError as problem:
+            if not _cancelled(problem):
+                raise
+            continue  # changed under us (a confirm, another unsubscribe): read again
+        log.info("Unsubscribed subscriber %s (%s)", sid, method)
+        return UNSUBSCRIBED_NOW
+    raise SubscriptionError(409, "Busy", "Tilmeldingen blev ændret samtidig. Prøv igen.")
+
+
+# ---------------------------------------------------------------------------- data rights
+
+# Never exported: secrets (even hashed) and internal index keys.
+_PRIVATE = frozenset({"confirm_token_hash", "digest_partition", "expires_ttl"})
+
+
+def _events(sid: str) -> list[ConsentEvent]:
+    return list(ConsentEvent.query(sid, consistent_read=True))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _as_dict(model: Subscriber | ConsentEvent, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name in model.get_attributes():
+        if name in skip:
+            continue
+        value = getattr(model, name)
+        if value is None:
+            continue
+        if hasattr(value, "as_dict"):
+            value = value.as_dict()
+        found[name] = _plain(value)
+    return found
+
+
+def export(token: str) -> dict[str, Any]:
+    """Everything held about the subscriber: their item and their consent events."""
+    sid = _manage_sid(token)
+    current = _load(sid)
+    events = _events(sid)
+    text = consent.current()
+    return {
+        "exported_at": _plain(_now()),
+        "controller": "Center for Borgerdialog",
+        "subscriber": _as_dict(current, _PRIVATE) if current else None,
+        "consent_events": [_as_dict(event) for event in events],
+        "consent_texts": {text.version: text.text},
+    }
+
+
+def erase(token: str) -> str:
+    """Delete the subscriber, their ledger events and their mail claim. Idempotent.
+
+    Nothing is kept, not even a suppression hash: the person asked us to forget the address,
+    and double opt-in already stops anyone else from subscribing it again.
+    """
+    sid = _manage_sid(token)
+    events = _events(sid)
+    with ConsentEvent.batch_write() as batch:
+        for event in events:
+            batch.delete(event)
+    Subscriber(sid).delete()
+    ratelimit.release(MAIL_CLAIM, sid)
+    log.info("Erased subscriber %s and %d ledger events", sid, len(events))
+    return ERASED

@@ -1,0 +1,105 @@
+"""A visitor of the newsletter signup, as the tests drive it: through HTTP only.
+
+Every challenge is a real one from ``POST /captcha``; tests know its answer because the
+test stage fixes it (``CAPTCHA_TEST_ANSWER``, tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from chalice.test import Client
+
+from chalicelib.config import get_settings
+
+ANSWER = os.environ["CAPTCHA_TEST_ANSWER"]
+SITE_FORM = "https://borgerdialog.dk/nyhedsbrev/"
+JSON_HEADERS = {"content-type": "application/json", "user-agent": "Testbrowser/1.0",
+                "referer": SITE_FORM}
+FORM_HEADERS = {**JSON_HEADERS, "content-type": "application/x-www-form-urlencoded"}
+Outbox = Callable[[], list[Any]]
+
+
+def new_challenge(client: Client) -> str:
+    response = client.http.post("/captcha")
+    assert response.status_code == 201, response.body
+    return str(json.loads(response.body)["captcha_id"])
+
+
+def signup_fields(client: Client, email: str, **changes: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {"email": email, "captcha_id": new_challenge(client),
+                              "captcha_answer": ANSWER, "topics": ["metoder"], "consent": True}
+    fields.update(changes)
+    return fields
+
+
+def post_json(client: Client, path: str, payload: Any, headers: dict[str, str] | None = None) -> Any:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return client.http.post(path, headers={**JSON_HEADERS, **(headers or {})}, body=body)
+
+
+def post_form(client: Client, path: str, fields: list[tuple[str, str]],
+              headers: dict[str, str] | None = None) -> Any:
+    return client.http.post(path, headers={**FORM_HEADERS, **(headers or {})},
+                            body=urlencode(fields).encode())
+
+
+def subscribe(client: Client, email: str, **changes: Any) -> Any:
+    return post_json(client, "/subscriptions", signup_fields(client, email, **changes))
+
+
+def path_of(url: str) -> str:
+    """The path and query of one of our absolute URLs, for the test client."""
+    parts = urlsplit(url)
+    assert f"{parts.scheme}://{parts.netloc}" == get_settings().api_url
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
+def confirm_link(mail: Any) -> str:
+    found = re.search(r"https?://\S+/subscriptions/confirm\?token=\S+", mail.part("plain"))
+    assert found, mail.part("plain")
+    return found.group(0)
+
+
+def token_of(url: str) -> str:
+    return urlsplit(url).query.removeprefix("token=")
+
+
+def mails_to(outbox: Outbox, email: str) -> list[Any]:
+    return [mail for mail in outbox() if mail.recipients == [email]]
+
+
+def held_items() -> dict[str, list[dict[str, Any]]]:
+    """Every item in the signup's tables (tests may Scan; the app never does)."""
+    import boto3
+
+    ddb: Any = boto3.client("dynamodb")
+    settings = get_settings()
+    found: dict[str, list[dict[str, Any]]] = {}
+    for name in ("subscribers", "ledger", "ratelimits", "challenges"):
+        table = getattr(settings, f"{name}_table")
+        found[name] = ddb.scan(TableName=table, ConsistentRead=True)["Items"]
+    return found
+
+
+@contextmanager
+def settings_from_env(**values: str) -> Iterator[None]:
+    """Run with some settings changed the way a deployment changes them: environment."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        get_settings.cache_clear()
