@@ -25,6 +25,8 @@ def test_signup_page_carries_a_fresh_challenge_and_is_never_cached(client: Clien
     assert first.status_code == 200
     assert first.headers["Content-Type"] == "text/html; charset=utf-8"
     assert first.headers["Cache-Control"] == "no-store"
+    assert first.headers["Referrer-Policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in first.headers["Content-Security-Policy"]
     document = parse_html(first.body)
     form = document.find(".//form")
     assert form.get("method") == "post" and form.get("action") == f"{settings.api_url}/subscriptions"

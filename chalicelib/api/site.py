@@ -24,8 +24,12 @@ def signup_form() -> Response:
     from chalicelib.config import get_settings
     from chalicelib.site.pages import signup_page
 
+    from chalicelib.site.headers import security_headers
+
     settings = get_settings()
-    headers: dict[str, str | list[str]] = {"Content-Type": HTML_TYPE, "Cache-Control": NO_STORE}
+    # The site's security headers here too, for whoever reaches the API without the CDN.
+    headers: dict[str, str | list[str]] = {**security_headers(local_http=not settings.deployed),
+                                           "Content-Type": HTML_TYPE, "Cache-Control": NO_STORE}
     try:
         challenge = captcha.create_challenge()
     except captcha.CaptchaUnavailable:
