@@ -5,7 +5,7 @@ hostile article bodies that must not run. Screenshots go to test-artifacts/."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from tests.helpers_browser import (
     ARTIFACTS,
     LocalStack,
     axe_violations,
+    confirm_link,
     launch,
     require_browser,
     start_stack,
@@ -27,6 +28,11 @@ from tests.helpers_site import write_article
 from tests.test_site_input import XSS_VECTORS
 
 SEED = "samarbejde-med-borgere-kan-laeres"
+ANSWER = os.environ["CAPTCHA_TEST_ANSWER"]
+IMAGE_LOADED = """() => {
+  const image = document.querySelector('img[data-captcha-image]');
+  return image.src.includes('/captcha/') && image.complete && image.naturalWidth > 0;
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +91,93 @@ def shot(page: Any, name: str) -> None:
 
 def assert_accessible(page: Any, label: str) -> None:
     assert axe_violations(page) == [], label
+
+
+def _signup_routes() -> bool:
+    from app import app
+
+    return "/subscriptions" in app.routes and "/subscriptions/confirm" in app.routes
+
+
+# The signup API comes with the subscriptions work; until it is on main these two wait for it.
+needs_signup = pytest.mark.skipif(not _signup_routes(), reason="POST /subscriptions is not in this app yet")
+
+
+@needs_signup
+def test_signup_with_javascript(site: LocalStack, browser: Any, outbox: Callable[[], list[Any]]) -> None:
+    context = browser.new_context(viewport={"width": 1100, "height": 900}, locale="da-DK")
+    page = context.new_page()
+    watch = Watch(page)
+    page.goto(f"{site.site_url}/nyhedsbrev")
+    page.wait_for_function(IMAGE_LOADED)  # the script fetched a challenge and the PNG loaded
+    assert page.locator("[data-nojs-only]").first.is_hidden()
+    assert_accessible(page, "newsletter (static, with a challenge)")
+    shot(page, "js-1-signup-form")
+    first_id = page.input_value("input[name=captcha_id]")
+    with page.expect_response(lambda r: r.url.endswith(f"/captcha/{first_id}.wav")) as played:
+        page.click("button[data-captcha-play]")
+    assert played.value.status in (200, 206) and played.value.headers["content-type"] == "audio/wav"
+    page.click("button[data-captcha-reload]")
+    page.wait_for_function(f"() => document.querySelector('input[name=captcha_id]').value !== '{first_id}'")
+    page.wait_for_function(IMAGE_LOADED)
+
+    page.fill("#email", "borger.js@example.dk")
+    page.fill("#captcha_answer", ANSWER)
+    page.check("input[name=consent]")
+    page.click("button[type=submit]")
+    success = page.locator(".notice.success")
+    success.wait_for()
+    assert "bekræfte" in success.inner_text()
+    assert page.url == f"{site.site_url}/nyhedsbrev"  # an inline message, no page change
+    shot(page, "js-2-signup-sent")
+
+    page.goto(confirm_link(outbox(), "borger.js@example.dk"))
+    assert page.locator("h1").inner_text() == "Bekræft din tilmelding"
+    assert_accessible(page, "confirm page")
+    shot(page, "js-3-confirm-page")
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == "Tak – du er tilmeldt"
+    assert_accessible(page, "result page")
+    shot(page, "js-4-confirmed")
+    assert watch.errors == [] and watch.dialogs == []
+    context.close()
+
+
+@needs_signup
+def test_signup_without_javascript(site: LocalStack, browser: Any, outbox: Callable[[], list[Any]]) -> None:
+    context = browser.new_context(viewport={"width": 1100, "height": 900}, java_script_enabled=False)
+    page = context.new_page()
+    images: list[tuple[str, int, str]] = []
+
+    def loaded(response: Any) -> None:
+        if "/captcha/" in response.url:
+            images.append((response.url, response.status, response.headers.get("content-type", "")))
+
+    page.on("response", loaded)
+    page.goto(f"{site.site_url}/nyhedsbrev")
+    assert page.locator("form[data-signup]").is_hidden()
+    shot(page, "nojs-1-static-page")
+    page.click("text=Brug tilmeldingssiden uden JavaScript")
+    page.wait_for_load_state("load")  # images included
+    assert page.url == f"{site.api_url}/nyhedsbrev"
+    captcha_id = page.input_value("input[name=captcha_id]")
+    assert (f"{site.site_url}/captcha/{captcha_id}.png", 200, "image/png") in images
+    shot(page, "nojs-2-signup-form")
+
+    page.fill("#email", "borger.nojs@example.dk")
+    page.fill("#captcha_answer", ANSWER)
+    page.check("input[name=consent]")
+    page.click("button[type=submit]")  # POST, 303, the result page
+    assert page.locator("h1").inner_text() == "Tjek din indbakke"
+    shot(page, "nojs-3-check-inbox")
+
+    page.goto(confirm_link(outbox(), "borger.nojs@example.dk"))
+    shot(page, "nojs-4-confirm-page")
+    page.click("button[type=submit]")
+    assert page.locator("h1").inner_text() == "Tak – du er tilmeldt"
+    shot(page, "nojs-5-confirmed")
+    context.close()
 
 
 def test_every_page_type_passes_axe_and_the_csp(site: LocalStack, browser: Any) -> None:
