@@ -97,8 +97,9 @@ def _api_origin(args: argparse.Namespace, session: Any) -> int:
     host = urlparse(deployed_rest_api(args.config, args.stage)["rest_api_url"]).netloc
     cfn = session.client("cloudformation")
     stack = cfn.describe_stacks(StackName=args.stack)["Stacks"][0]
+    # The stack's current values, given back as they are (none is NoEcho).
     params = [
-        {"ParameterKey": p["ParameterKey"], "UsePreviousValue": True}
+        {"ParameterKey": p["ParameterKey"], "ParameterValue": p["ParameterValue"]}
         for p in stack.get("Parameters", []) if p["ParameterKey"] != "ApiDomainName"
     ]
     params.append({"ParameterKey": "ApiDomainName", "ParameterValue": host})

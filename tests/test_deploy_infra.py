@@ -196,3 +196,33 @@ def test_throttle_applies_the_stages_limits_to_the_deployed_api(tmp_path: Path) 
     settings = apigw.get_stage(restApiId=api_id, stageName="api")["methodSettings"]["*/*"]
     assert settings["throttlingRateLimit"] == limits["rate_limit"]
     assert settings["throttlingBurstLimit"] == limits["burst_limit"]
+
+
+def test_api_origin_points_the_stack_at_the_deployed_api(tmp_path: Path) -> None:
+    """What `python -m infra.configure api-origin --stage dev` does after `chalice deploy`:
+    the stack is updated with the API's host, every other parameter kept."""
+    subset = moto_stack.supported_subset(load_template())
+    cfn: Any = boto3.client("cloudformation", region_name=REGION)
+    cfn.create_stack(StackName="borgerdialog-dev", TemplateBody=json.dumps(subset.template),
+                     Parameters=moto_stack.parameters("dev", AlarmEmail="drift@example.dk"))
+    chalice_dir = tmp_path / ".chalice"
+    (chalice_dir / "deployed").mkdir(parents=True)
+    (chalice_dir / "config.json").write_text(json.dumps(configure.read_config()), encoding="utf-8")
+    host = f"abc123.execute-api.{REGION}.amazonaws.com"
+    (chalice_dir / "deployed" / "dev.json").write_text(json.dumps({"resources": [{
+        "resource_type": "rest_api", "rest_api_id": "abc123", "rest_api_url": f"https://{host}/api/"}]}),
+        encoding="utf-8")
+
+    assert configure.main(["api-origin", "--stage", "dev", "--region", REGION,
+                           "--config", str(chalice_dir / "config.json")]) == 0
+    stack = cfn.describe_stacks(StackName="borgerdialog-dev")["Stacks"][0]
+    params = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert params["ApiDomainName"] == host
+    assert params["Stage"] == "dev" and params["AlarmEmail"] == "drift@example.dk"
+
+
+@pytest.mark.no_aws
+def test_api_origin_before_any_deploy_says_what_to_run(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(SystemExit, match="chalice deploy --stage dev"):
+        configure.deployed_rest_api(tmp_path / "config.json", "dev")
