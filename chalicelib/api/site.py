@@ -22,9 +22,8 @@ HTML_TYPE = "text/html; charset=utf-8"
 def signup_form() -> Response:
     from chalicelib import captcha
     from chalicelib.config import get_settings
-    from chalicelib.site.pages import signup_page
-
     from chalicelib.site.headers import security_headers
+    from chalicelib.site.pages import signup_page
 
     settings = get_settings()
     # The site's security headers here too, for whoever reaches the API without the CDN.
