@@ -93,17 +93,6 @@ def assert_accessible(page: Any, label: str) -> None:
     assert axe_violations(page) == [], label
 
 
-def _signup_routes() -> bool:
-    from app import app
-
-    return "/subscriptions" in app.routes and "/subscriptions/confirm" in app.routes
-
-
-# The signup API comes with the subscriptions work; until it is on main these two wait for it.
-needs_signup = pytest.mark.skipif(not _signup_routes(), reason="POST /subscriptions is not in this app yet")
-
-
-@needs_signup
 def test_signup_with_javascript(site: LocalStack, browser: Any, outbox: Callable[[], list[Any]]) -> None:
     context = browser.new_context(viewport={"width": 1100, "height": 900}, locale="da-DK")
     page = context.new_page()
@@ -144,7 +133,6 @@ def test_signup_with_javascript(site: LocalStack, browser: Any, outbox: Callable
     context.close()
 
 
-@needs_signup
 def test_signup_without_javascript(site: LocalStack, browser: Any, outbox: Callable[[], list[Any]]) -> None:
     context = browser.new_context(viewport={"width": 1100, "height": 900}, java_script_enabled=False)
     page = context.new_page()
