@@ -26,9 +26,11 @@ from functools import cached_property, lru_cache
 DEPLOYED_STAGES = frozenset({"dev", "prod"})
 
 # When the weekly digest goes out. EventBridge rules read cron in UTC only, so this is
-# Monday 06:00 UTC = 07:00 in Copenhagen in winter (CET) and 08:00 in summer (CEST).
+# Monday 06:00, 06:20 and 06:40 UTC = 07:00-07:40 in Copenhagen in winter (CET) and
+# 08:00-08:40 in summer (CEST). The first run makes the week's digest; the later ones
+# resume a fan-out that stopped for time or failed, or just record themselves.
 # Chalice reads it when it loads the app to deploy, hence a constant, not a setting.
-DIGEST_SCHEDULE = "cron(0 6 ? * MON *)"
+DIGEST_SCHEDULE = "cron(0,20,40 6 ? * MON *)"
 
 
 # The CAPTCHA's answers: no look-alikes (0/O, 1/I/L), so what the image shows is what
