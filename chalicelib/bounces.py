@@ -40,8 +40,15 @@ class Action:
 
 
 def normalise(address: str) -> str:
-    """The form subscriber ids are derived from (as signup does)."""
-    return address.strip().lower()
+    """The form subscriber ids are derived from: signup's (``addresses.normalise``), or
+    plain lower case for an address that form refuses (it cannot be a subscriber then,
+    and the lookup simply finds nobody)."""
+    from chalicelib import addresses
+
+    try:
+        return addresses.normalise(address)
+    except addresses.InvalidAddress:
+        return address.strip().lower()
 
 
 def _time(raw: str | None) -> datetime:

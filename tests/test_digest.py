@@ -321,3 +321,29 @@ def test_the_sqs_handler_with_a_generated_event(client: Client, add_articles: Ar
     result = client.lambda_.invoke("digest_worker", event).payload
     assert (result["sent"], result["skipped"]) == (1, 1)  # the same message twice: one mail
     assert recipients(outbox) == Counter({"laeser@example.org": 1})
+
+
+def test_the_one_click_url_in_a_digest_mail_unsubscribes(
+        client: Client, add_articles: ArticleFactory, outbox: Outbox) -> None:
+    """RFC 8058: the mail client POSTs ``List-Unsubscribe=One-Click`` to the https URL."""
+    from chalicelib.config import get_settings
+
+    recent(add_articles, 1, "cases", "case")
+    sid = add_subscriber("laeser@example.org")
+    client.lambda_.invoke("digest_schedule", schedule_event(client))
+    pump(client)
+    [sent] = outbox()
+    one_click = str(sent.message["List-Unsubscribe"]).split(",")[0].strip().strip("<>")
+    response = client.http.post(one_click.removeprefix(get_settings().api_url),
+                                headers={"Content-Type": "application/x-www-form-urlencoded"},
+                                body="List-Unsubscribe=One-Click")
+    # A form post is answered with a redirect to the confirmation page; mail providers do
+    # not follow it, the state change below is what counts.
+    assert response.status_code in (200, 303), response.body
+    subscriber = Subscriber.get(sid)
+    assert subscriber.status == UNSUBSCRIBED and subscriber.digest_partition is None
+    add_articles(1, category="cases", prefix="naeste", start=datetime.now(UTC) + timedelta(days=1))
+    next_week = DigestPlanner(now=lambda: datetime.now(UTC) + timedelta(days=7)).run()
+    assert (next_week.articles, next_week.enqueued) == (1, 0)  # next week's digest skips them
+    pump(client)
+    assert len(outbox()) == 1
