@@ -6,7 +6,8 @@ another (never in parallel: they time things), echoes their output, and writes
 ``bench/RESULTS.md`` with the date, the machine and the commit, so the figures can be
 compared commit to commit. A script that fails is listed as failed and the exit code is 1.
 
-    python -m devtools.bench_report [bench/x.py ...]
+    python -m devtools.bench_report                 # every bench/*.py, a new table
+    python -m devtools.bench_report bench/load.py   # run only these; keep the other rows
 """
 
 from __future__ import annotations
@@ -90,11 +91,23 @@ def _commit() -> str:
     return (result.stdout.strip() or "unknown") + (" (with uncommitted changes)" if dirty else "")
 
 
+def previous_rows(text: str, keep: set[str]) -> list[Row]:
+    """Rows of an earlier RESULTS.md whose script is in ``keep`` (a partial rerun keeps them)."""
+    rows: list[Row] = []
+    for line in text.splitlines():
+        if not line.startswith("| ") or line.startswith(("| figure ", "|---")):
+            continue
+        cells = [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", line.strip("|"))]
+        if len(cells) == 7 and cells[6] in keep:
+            rows.append(Row(cells[6], cells[0], cells[1], cells[2], cells[3], cells[4], cells[5]))
+    return rows
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render(rows: list[Row], failed: list[str], seconds: dict[str, float]) -> str:
+def render(rows: list[Row], failed: list[str], seconds: dict[str, float], *, partial: bool = False) -> str:
     lines = [
         "# Benchmark results",
         "",
@@ -102,6 +115,8 @@ def render(rows: list[Row], failed: list[str], seconds: dict[str, float]) -> str
         f"commit {_commit()}.",
         f"Machine: {_machine()}.",
         "Each ratio compares a figure with a baseline measured in the same run on the same machine.",
+        *(["Partial run: only the scripts listed below ran now; the other rows are from the run before."]
+          if partial else []),
         "",
         "| figure | value | baseline | ratio | goal | met | script |",
         "|---|---|---|---|---|---|---|",
@@ -139,7 +154,12 @@ def main(argv: list[str] | None = None) -> int:
         if process.wait() != 0 or not found:
             failed.append(name)
         rows.extend(found)
-    RESULTS.write_text(render(rows, failed, seconds), encoding="utf-8")
+    if args and RESULTS.exists():
+        # A partial rerun: the scripts not run keep their rows (and say so by their script).
+        others = {path.name for path in BENCH.glob("*.py")} - {script.name for script in scripts}
+        rows = previous_rows(RESULTS.read_text(encoding="utf-8"), others) + rows
+        rows.sort(key=lambda row: row.script)
+    RESULTS.write_text(render(rows, failed, seconds, partial=bool(args)), encoding="utf-8")
     print(f"\nwrote {RESULTS.relative_to(ROOT)}: {len(rows)} figures from {len(scripts)} scripts"
           + (f"; FAILED: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
