@@ -29,20 +29,23 @@ typecheck: $(STAMP)
 pytest: $(STAMP) $(AXE)
 	$(BIN)/pytest
 
+# Without npm (a machine with only Python) the browser tests skip with a reason; CI has npm.
 $(AXE):
-	npm install --silent --no-audit --no-fund --prefix $(VENV)/axe axe-core@$(AXE_VERSION)
+	@if command -v npm >/dev/null; then \
+	  npm install --silent --no-audit --no-fund --prefix $(VENV)/axe axe-core@$(AXE_VERSION); \
+	else echo "npm not found: browser tests will be skipped (.ci/run installs npm and chromium)"; fi
 
 # The data-layer tests again, against DynamoDB Local (stricter than moto); needs java and npm.
 pytest-dynamodb-local: $(STAMP)
 	$(BIN)/python -m devtools.dynamodb_local test
 
-# Every bench/*.py, one after another; their BENCH lines become the table in bench/RESULTS.md.
 # The Lambda package for a stage: chalice package, compiled .pyc, checked (wheels, bytecode,
 # size); `chalice deploy --stage $(STAGE)` then reuses it. MERGE=1 adds infra/ to the SAM template.
 STAGE ?= dev
 package: $(STAMP)
 	$(BIN)/python -m devtools.lambda_package build --stage $(STAGE) $(if $(MERGE),--merge-template)
 
+# Every bench/*.py, one after another; their BENCH lines become the table in bench/RESULTS.md.
 bench: $(STAMP)
 	$(BIN)/python -m devtools.bench_report
 
