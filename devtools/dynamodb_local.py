@@ -25,11 +25,10 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devtools.moto_server import FAKE_CREDENTIALS, free_port
+from devtools.moto_server import FAKE_CREDENTIALS, LoopbackServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "amplify-dynamodb-simulator"
@@ -80,24 +79,8 @@ def _classpath() -> str:
                             str(CLASSES)])
 
 
-@dataclass
-class DynamoDBLocal:
-    port: int
-    process: subprocess.Popen[bytes]
-    log_path: str | None = field(default=None)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+class DynamoDBLocal(LoopbackServer):
+    """DynamoDB Local on a loopback port."""
 
 
 def _answers(url: str) -> bool:

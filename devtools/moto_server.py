@@ -31,7 +31,9 @@ def free_port() -> int:
 
 
 @dataclass
-class MotoServer:
+class LoopbackServer:
+    """A server process of ours on a 127.0.0.1 port (moto server, DynamoDB Local)."""
+
     port: int
     process: subprocess.Popen[bytes]
     log_path: str | None = field(default=None)
@@ -39,12 +41,6 @@ class MotoServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    def reset(self) -> None:
-        """Drop every resource: each test starts from a clean account."""
-        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(request, timeout=10):
-            pass
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -54,6 +50,15 @@ class MotoServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+@dataclass
+class MotoServer(LoopbackServer):
+    def reset(self) -> None:
+        """Drop every resource: each test starts from a clean account."""
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
 
 
 def start(log_path: str | None = None, timeout: float = 30.0) -> MotoServer:
