@@ -39,6 +39,14 @@ from chalicelib.models.subscribers import (
     UNSUBSCRIBED,
     Subscriber,
 )
+from chalicelib.subscription_outcomes import (
+    ALREADY_CONFIRMED,
+    CONFIRMED_NOW,
+    ERASED,
+    SIGNUP_ACCEPTED,
+    UNSUBSCRIBED_NOW,
+    SubscriptionError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,24 +54,6 @@ FIELDS = ("email", "captcha_id", "captcha_answer", "topics", "consent", "consent
 MAX_TEXT = 500  # user agent and form URL are cut here before they reach the ledger
 MAIL_CLAIM = "confirm-mail"
 SIGNUP_IP = "signup-ip"
-
-# Outcomes of confirm/unsubscribe/erase, shown on the result page.
-CONFIRMED_NOW = "confirmed"
-ALREADY_CONFIRMED = "already-confirmed"
-UNSUBSCRIBED_NOW = "unsubscribed"
-ERASED = "erased"
-SIGNUP_ACCEPTED = "accepted"
-
-
-class SubscriptionError(Exception):
-    """A request we refuse. ``code`` is stable (clients and result pages key on it);
-    ``message`` is Danish and says what to do, without echoing what the visitor typed."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 def _invalid_link() -> SubscriptionError:

@@ -42,14 +42,20 @@ def test_categories_and_bad_requests_make_no_aws_call(client: Client, aws_calls:
     assert sum(aws_calls.values()) == 0
 
 
-IMPORT_PROBE = """
+# Loaded by the routes that need them, never by `import app`: third-party libraries for
+# pictures, templates, Markdown and addresses; and our own services that pull in more
+# pynamodb (transactions, the subscriber, ledger and rate-limit models) or the CAPTCHA.
+HEAVY = ("PIL", "captcha", "jinja2", "markdown", "nh3", "boto3", "email_validator",
+         "pynamodb.transactions", "chalicelib.subscriptions", "chalicelib.ratelimit",
+         "chalicelib.models.subscribers", "chalicelib.models.ledger", "chalicelib.captcha")
+IMPORT_PROBE = f"""
 import json, sys
 import app
+heavy = [m for m in {HEAVY!r} if m in sys.modules]
 from chalicelib import aws
 from chalicelib.models.articles import Article
-heavy = [m for m in ("PIL", "captcha", "jinja2", "markdown", "nh3", "boto3", "email_validator") if m in sys.modules]
-print(json.dumps({"heavy": heavy, "clients": len(aws._clients),
-                  "pynamodb_connection": Article._connection is not None}))
+print(json.dumps({{"heavy": heavy, "clients": len(aws._clients),
+                  "pynamodb_connection": Article._connection is not None}}))
 """
 
 
@@ -60,6 +66,18 @@ def test_import_app_is_light_and_creates_no_client() -> None:
     )
     probe = json.loads(result.stdout)
     assert probe == {"heavy": [], "clients": 0, "pynamodb_connection": False}
+
+
+def test_the_probe_sees_the_service_once_a_route_needs_it() -> None:
+    # Guards the probe itself: the same check after the subscription service is imported
+    # must name it, or the test above could never fail.
+    probe = IMPORT_PROBE.replace("import app\n", "import app\nimport chalicelib.subscriptions\n")
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True,
+        env={"PATH": "", "STAGE": "local", "AWS_DEFAULT_REGION": "eu-north-1"},
+    )
+    heavy = set(json.loads(result.stdout)["heavy"])
+    assert {"pynamodb.transactions", "chalicelib.subscriptions", "chalicelib.ratelimit"} <= heavy
 
 
 def test_boto3_clients_are_made_once_per_process() -> None:

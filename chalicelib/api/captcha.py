@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from chalice.app import Blueprint, Response
 
-from chalicelib import captcha
 from chalicelib.api.http import JSON_TYPE, NO_STORE, dumps
 
 bp = Blueprint(__name__)
@@ -16,6 +15,8 @@ bp = Blueprint(__name__)
 
 @bp.route("/captcha", methods=["POST"])
 def new_challenge() -> Response:
+    from chalicelib import captcha  # loads on the first challenge, not with every cold start
+
     challenge = captcha.create_challenge()
     headers: dict[str, str | list[str]] = {"Content-Type": JSON_TYPE, "Cache-Control": NO_STORE}
     return Response(body=dumps(captcha.challenge_json(challenge)), status_code=201, headers=headers)

@@ -12,9 +12,16 @@ from typing import Any
 
 from chalice.app import Blueprint, Response
 
-from chalicelib import subscriptions as service
 from chalicelib.config import get_settings
 from chalicelib.site.headers import security_headers
+from chalicelib.subscription_outcomes import (
+    ALREADY_CONFIRMED,
+    CONFIRMED_NOW,
+    ERASED,
+    SIGNUP_ACCEPTED,
+    UNSUBSCRIBED_NOW,
+    SubscriptionError,
+)
 
 bp = Blueprint(__name__)
 
@@ -23,19 +30,19 @@ HTML_TYPE = "text/html; charset=utf-8"
 # What the result page says after a form post: fixed texts keyed by outcome or error code,
 # so a crafted result URL can show nothing but our own words.
 RESULTS: dict[str, tuple[str, str]] = {
-    service.SIGNUP_ACCEPTED: (
+    SIGNUP_ACCEPTED: (
         "Tjek din indbakke",
         "Tak! Hvis adressen ikke allerede er tilmeldt, sender vi en mail med et link, som du skal "
         "trykke på for at bekræfte tilmeldingen. Får du ingen mail inden for et par minutter, så "
         "kig i spam-mappen.",
     ),
-    service.CONFIRMED_NOW: ("Tak – du er tilmeldt", "Din tilmelding er bekræftet. Du får nyhedsbrevet, "
+    CONFIRMED_NOW: ("Tak – du er tilmeldt", "Din tilmelding er bekræftet. Du får nyhedsbrevet, "
                             "når der er nye artikler."),
-    service.ALREADY_CONFIRMED: ("Du er allerede tilmeldt", "Din tilmelding var allerede bekræftet. "
+    ALREADY_CONFIRMED: ("Du er allerede tilmeldt", "Din tilmelding var allerede bekræftet. "
                                 "Du behøver ikke gøre mere."),
-    service.UNSUBSCRIBED_NOW: ("Du er afmeldt", "Du får ikke flere nyhedsbreve fra os. Du kan altid "
+    UNSUBSCRIBED_NOW: ("Du er afmeldt", "Du får ikke flere nyhedsbreve fra os. Du kan altid "
                                "tilmelde dig igen på vores hjemmeside."),
-    service.ERASED: ("Dine data er slettet", "Vi har slettet din tilmelding og loggen over dit samtykke. "
+    ERASED: ("Dine data er slettet", "Vi har slettet din tilmelding og loggen over dit samtykke. "
                      "Vi har ikke gemt noget om dig."),
     "InvalidEmail": ("Tjek e-mailadressen", "Det ligner ikke en e-mailadresse, vi kan sende til. Skriv "
                      "én adresse som navn@eksempel.dk, kun med almindelige bogstaver før @."),
@@ -75,8 +82,8 @@ RESULTS: dict[str, tuple[str, str]] = {
                    "sender ikke længere til den. Skriv til os, hvis det er en fejl."),
     "Busy": ("Prøv igen", "Tilmeldingen blev ændret samtidig. Prøv igen."),
 }
-SUCCESSES = frozenset({service.SIGNUP_ACCEPTED, service.CONFIRMED_NOW, service.ALREADY_CONFIRMED,
-                       service.UNSUBSCRIBED_NOW, service.ERASED})
+SUCCESSES = frozenset({SIGNUP_ACCEPTED, CONFIRMED_NOW, ALREADY_CONFIRMED,
+                       UNSUBSCRIBED_NOW, ERASED})
 
 
 def result_message(status: str) -> str:
@@ -101,7 +108,7 @@ def _token() -> str | None:
     return token if token and len(token) <= 200 else None
 
 
-def _problem_page(problem: service.SubscriptionError) -> Response:
+def _problem_page(problem: SubscriptionError) -> Response:
     heading, message = RESULTS.get(problem.code, ("Noget gik galt", problem.message))
     return _page("subscriptions/result.html", problem.status, heading=heading, message=message,
                  success=False)
@@ -109,26 +116,30 @@ def _problem_page(problem: service.SubscriptionError) -> Response:
 
 @bp.route("/subscriptions/confirm", methods=["GET"])
 def confirm_page() -> Response:
+    from chalicelib import subscriptions as service  # pynamodb: only when a link is opened
+
     token = _token()
     try:
         if token is None:
-            raise service.SubscriptionError(400, "MissingToken", "")
+            raise SubscriptionError(400, "MissingToken", "")
         state = service.confirm_state(token).state
-    except service.SubscriptionError as problem:
+    except SubscriptionError as problem:
         return _problem_page(problem)
     if state in ("pending", "confirmed"):
         return _page("subscriptions/confirm.html", token=token, confirmed=state == "confirmed")
     code = {"expired": "ExpiredLink", "unsubscribed": "Unsubscribed", "suppressed": "Suppressed"}[state]
-    return _problem_page(service.SubscriptionError(410 if state == "expired" else 409, code, ""))
+    return _problem_page(SubscriptionError(410 if state == "expired" else 409, code, ""))
 
 
 def _manage_page(template: str) -> Response:
+    from chalicelib import subscriptions as service
+
     token = _token()
     try:
         if token is None:
-            raise service.SubscriptionError(400, "MissingToken", "")
+            raise SubscriptionError(400, "MissingToken", "")
         service.check_manage_token(token)
-    except service.SubscriptionError as problem:
+    except SubscriptionError as problem:
         return _problem_page(problem)
     return _page(template, token=token)
 

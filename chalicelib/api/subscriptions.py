@@ -8,15 +8,21 @@ JavaScript. GET never changes anything: mail scanners that open links confirm no
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 from chalice.app import Blueprint, CORSConfig, Request, Response
 
-from chalicelib import categories, consent, ratelimit
-from chalicelib import subscriptions as service
+from chalicelib import categories
 from chalicelib.api.http import JSON_TYPE, NO_STORE, PUBLIC_CACHE, cached_json, dumps, error
 from chalicelib.config import get_settings
+from chalicelib.subscription_outcomes import SIGNUP_ACCEPTED, SubscriptionError
+
+# The service (chalicelib.subscriptions: pynamodb models, transactions, rate limits) loads
+# inside the routes that use it, so `import app` does not pay for it (see test_efficiency).
+if TYPE_CHECKING:
+    from chalicelib.ratelimit import RateLimited
+    from chalicelib.subscriptions import RequestContext
 
 bp = Blueprint(__name__)
 
@@ -29,7 +35,7 @@ SITE_CORS = CORSConfig(allow_origin=get_settings().site_url, max_age=600,
                        expose_headers=["Retry-After"])
 
 
-class BadBody(service.SubscriptionError):
+class BadBody(SubscriptionError):
     pass
 
 
@@ -46,10 +52,12 @@ def _is_form(request: Request) -> bool:
     return content_type.startswith(FORM_TYPES)
 
 
-def _context(request: Request) -> service.RequestContext:
+def _context(request: Request) -> RequestContext:
+    from chalicelib.subscriptions import RequestContext
+
     # API Gateway's view of the caller; X-Forwarded-For is whatever the client wrote.
     identity = (request.context or {}).get("identity") or {}
-    return service.RequestContext(
+    return RequestContext(
         source_ip=identity.get("sourceIp"),
         user_agent=_header(request, "user-agent"),
         form_url=_without_query(_header(request, "referer") or _header(request, "origin")),
@@ -126,7 +134,7 @@ def _token(request: Request, fields: dict[str, Any], allowed: frozenset[str]) ->
     query: dict[str, str] = dict(request.query_params or {})
     token = fields.get("token", query.get("token"))
     if not isinstance(token, str) or not token or len(token) > 200:
-        raise service.SubscriptionError(
+        raise SubscriptionError(
             400, "MissingToken", "Linket mangler sin nøgle (token). Kopiér hele linket fra mailen.")
     return token
 
@@ -156,7 +164,7 @@ def _done(request: Request, status_code: int, status: str) -> Response:
     return _json(status_code, {"status": status, "message": result_message(status)})
 
 
-def _refused(request: Request, problem: service.SubscriptionError,
+def _refused(request: Request, problem: SubscriptionError,
              headers: dict[str, str] | None = None) -> Response:
     if _is_form(request):
         return _see_other(problem.code)
@@ -165,8 +173,8 @@ def _refused(request: Request, problem: service.SubscriptionError,
     return response
 
 
-def _rate_limited(request: Request, limited: ratelimit.RateLimited) -> Response:
-    problem = service.SubscriptionError(
+def _rate_limited(request: Request, limited: RateLimited) -> Response:
+    problem = SubscriptionError(
         429, "TooManyRequests",
         "Der er kommet for mange tilmeldinger fra din netforbindelse. Prøv igen senere.")
     return _refused(request, problem, {"Retry-After": str(limited.retry_after)})
@@ -178,29 +186,33 @@ def _rate_limited(request: Request, limited: ratelimit.RateLimited) -> Response:
 @bp.route("/subscriptions", methods=["POST"], content_types=WRITE_TYPES, cors=SITE_CORS)
 def subscribe() -> Response:
     request = bp.current_request
+    from chalicelib import subscriptions as service
     from chalicelib.captcha import CaptchaRejected, CaptchaUnavailable
+    from chalicelib.ratelimit import RateLimited
 
     try:
         form = service.parse_signup(_signup_fields(request))
         service.signup(form, _context(request))
-    except service.SubscriptionError as problem:
+    except SubscriptionError as problem:
         return _refused(request, problem)
     except CaptchaRejected as rejected:
         code = "Captcha" + rejected.code.capitalize()
-        return _refused(request, service.SubscriptionError(400, code, rejected.message))
-    except ratelimit.RateLimited as limited:
+        return _refused(request, SubscriptionError(400, code, rejected.message))
+    except RateLimited as limited:
         return _rate_limited(request, limited)
     except (service.MailUnavailable, CaptchaUnavailable):
         # The same answer as the central guard's (chalicelib/api/guard.py) for AWS faults.
-        unavailable = service.SubscriptionError(
+        unavailable = SubscriptionError(
             503, "ServiceUnavailable", "Vi kunne ikke gennemføre tilmeldingen lige nu. Prøv igen om lidt.")
         return _refused(request, unavailable, {"Retry-After": "60"})
-    return _done(request, 202, service.SIGNUP_ACCEPTED)
+    return _done(request, 202, SIGNUP_ACCEPTED)
 
 
 @bp.route("/subscriptions/consent", methods=["GET"], cors=True)
 def consent_text() -> Response:
     """What the signup form shows: the consent text, its version and the topics to choose."""
+    from chalicelib import consent
+
     text = consent.current()
     topics = [{"slug": c.slug, "label": c.label} for c in categories.all_categories()]
     return cached_json(bp.current_request, {"version": text.version, "text": text.text, "topics": topics},
@@ -209,11 +221,13 @@ def consent_text() -> Response:
 
 @bp.route("/subscriptions/confirm", methods=["POST"], content_types=WRITE_TYPES, cors=SITE_CORS)
 def confirm() -> Response:
+    from chalicelib import subscriptions as service
+
     request = bp.current_request
     try:
         token = _token(request, _body(request), frozenset())
         outcome = service.confirm(token, _context(request))
-    except service.SubscriptionError as problem:
+    except SubscriptionError as problem:
         return _refused(request, problem)
     return _done(request, 200, outcome)
 
@@ -222,6 +236,8 @@ def confirm() -> Response:
 def unsubscribe() -> Response:
     """Also the RFC 8058 one-click target: ``List-Unsubscribe=One-Click`` in the body, the
     token in the URL, no cookie, no login."""
+    from chalicelib import subscriptions as service
+
     request = bp.current_request
     try:
         fields = _body(request)
@@ -230,17 +246,19 @@ def unsubscribe() -> Response:
             "multipart/form-data" in (_header(request, "content-type") or ""))
         method = "one-click" if one_click else ("page" if _is_form(request) else "api")
         outcome = service.unsubscribe(token, _context(request), method)
-    except service.SubscriptionError as problem:
+    except SubscriptionError as problem:
         return _refused(request, problem)
     return _done(request, 200, outcome)
 
 
 @bp.route("/subscriptions/export", methods=["POST"], content_types=WRITE_TYPES, cors=SITE_CORS)
 def export() -> Response:
+    from chalicelib import subscriptions as service
+
     request = bp.current_request
     try:
         data = service.export(_token(request, _body(request), frozenset()))
-    except service.SubscriptionError as problem:
+    except SubscriptionError as problem:
         return _refused(request, problem)
     headers = {"Content-Disposition": 'attachment; filename="borgerdialog-mine-data.json"'}
     return _json(200, data, headers)
@@ -248,9 +266,11 @@ def export() -> Response:
 
 @bp.route("/subscriptions/erase", methods=["POST"], content_types=WRITE_TYPES, cors=SITE_CORS)
 def erase() -> Response:
+    from chalicelib import subscriptions as service
+
     request = bp.current_request
     try:
         outcome = service.erase(_token(request, _body(request), frozenset()))
-    except service.SubscriptionError as problem:
+    except SubscriptionError as problem:
         return _refused(request, problem)
     return _done(request, 200, outcome)
