@@ -15,6 +15,13 @@ counted with a second conditional write. The happy path compares MACs inside Dyn
 timing there could at most reveal bits of a keyed MAC, never of the answer. Where the code
 itself compares (to say why), it uses ``hmac.compare_digest``.
 
+A consume returns a :class:`Solved` receipt. When the request it was for then fails for a
+reason that is not the visitor's (AWS busy, SES refusing mail), ``give_back(receipt)``
+un-solves the challenge, so the visitor's retry of the very same request is accepted. It is
+one conditional write on the receipt's random attempt id: it succeeds only while the
+challenge is still solved by that attempt, so a repeated or late give-back can never undo
+a later consume, and a challenge still yields at most one accepted request.
+
 Callers (the signup route) catch ``CaptchaRejected``; ``CaptchaUnavailable`` means AWS
 was busy or unreachable (``transient.classify``) and the visitor should simply try again.
 Any other AWS error (a missing permission, a missing table) is a bug and propagates, so
@@ -70,6 +77,14 @@ class CaptchaRejected(Exception):
 
 class CaptchaUnavailable(Exception):
     """S3 or DynamoDB failed; nothing usable was left behind. The visitor may retry."""
+
+
+@dataclass(frozen=True)
+class Solved:
+    """Proof of one successful consume: which challenge, and the random id of this attempt."""
+
+    captcha_id: str
+    attempt: str
 
 
 @dataclass(frozen=True)
@@ -204,8 +219,9 @@ class CaptchaService:
             ContentType=content_type, CacheControl=OBJECT_CACHE_CONTROL,
         )
 
-    def consume(self, captcha_id: object, answer: object) -> None:
-        """Accept the right answer exactly once, else raise :class:`CaptchaRejected`."""
+    def consume(self, captcha_id: object, answer: object) -> Solved:
+        """Accept the right answer exactly once (until given back), else raise
+        :class:`CaptchaRejected`."""
         if not is_captcha_id(captcha_id):
             raise _rejected("unknown")
         if not isinstance(answer, str):
@@ -222,10 +238,11 @@ class CaptchaService:
 
         mac = self._mac(captcha_id, normalised)
         now = self._clock()
+        attempt = secrets.token_hex(8)
         item = ChallengeItem(captcha_id)
         try:
             item.update(
-                actions=[ChallengeItem.solved_at.set(now)],
+                actions=[ChallengeItem.solved_at.set(now), ChallengeItem.solved_by.set(attempt)],
                 condition=(
                     (ChallengeItem.answer_mac == mac)
                     & ChallengeItem.solved_at.does_not_exist()
@@ -233,13 +250,34 @@ class CaptchaService:
                     & (ChallengeItem.expires_at > now)
                 ),
             )
-            return
+            return Solved(captcha_id, attempt)
         except UpdateError as problem:
             if not _conditional_failure(problem):
                 raise _unavailable_or_raise(captcha_id, problem) from problem
         except PynamoDBException as problem:
             raise _unavailable_or_raise(captcha_id, problem) from problem
         raise self._why_refused(captcha_id, mac, now)
+
+    def give_back(self, solved: Solved) -> bool:
+        """Un-solve the challenge of ``solved`` (its request failed, not the visitor): one
+        conditional UpdateItem. False when it is no longer solved by that attempt (given
+        back already, or gone); the caller's request failed either way, so AWS errors
+        propagate for the caller to log, never to answer with."""
+        from pynamodb.exceptions import UpdateError
+
+        from chalicelib.models.challenges import ChallengeItem
+
+        try:
+            ChallengeItem(solved.captcha_id).update(
+                actions=[ChallengeItem.solved_at.remove(), ChallengeItem.solved_by.remove()],
+                # Also requires the item to exist, so a give-back never makes a new one.
+                condition=ChallengeItem.solved_by == solved.attempt,
+            )
+        except UpdateError as problem:
+            if _conditional_failure(problem):
+                return False
+            raise
+        return True
 
     def _why_refused(self, captcha_id: str, mac: str, now: datetime) -> CaptchaRejected:
         """Read the item after a refused consume and name the reason; a wrong answer is counted."""
@@ -261,7 +299,8 @@ class CaptchaService:
             return _rejected("expired")
         if hmac.compare_digest(item.answer_mac, mac):
             # The state allowed this answer, yet the write was refused: it changed in
-            # between (only towards solved or exhausted), so this request lost the race.
+            # between (towards solved or exhausted; or solved, then given back by a failed
+            # request), so this request lost the race.
             return _rejected("used")
         try:
             item.update(
@@ -297,9 +336,15 @@ def create_challenge() -> Challenge:
     return default_service().create()
 
 
-def consume(captcha_id: str, answer: str) -> None:
-    """Raises :class:`CaptchaRejected`; a right answer succeeds exactly once."""
-    default_service().consume(captcha_id, answer)
+def consume(captcha_id: str, answer: str) -> Solved:
+    """Raises :class:`CaptchaRejected`; a right answer succeeds exactly once (until given back)."""
+    return default_service().consume(captcha_id, answer)
+
+
+def give_back(solved: Solved) -> bool:
+    """Let the same answer be accepted once more: its request failed through no fault of the
+    visitor's. False when the challenge is no longer solved by that attempt."""
+    return default_service().give_back(solved)
 
 
 def challenge_json(challenge: Challenge) -> dict[str, Any]:

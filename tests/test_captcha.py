@@ -208,6 +208,58 @@ def test_50_parallel_right_answers_are_accepted_exactly_once() -> None:
     assert outcomes == Counter({"accepted": 1, "used": 49})
 
 
+def test_a_given_back_challenge_is_accepted_once_more_and_a_late_give_back_undoes_nothing() -> None:
+    """A signup that failed (AWS busy) gives its CAPTCHA back; a repeated give-back (a retried
+    request, a duplicate) must not un-solve the consume that came after it."""
+    recorder = Recorder()
+    service = _service(answers=recorder)
+    challenge = service.create()
+    right = recorder.answers[0]
+    failed = service.consume(challenge.captcha_id, right)
+    assert _outcome(service, challenge.captcha_id, right) == "used"
+    assert service.give_back(failed)
+    accepted = service.consume(challenge.captcha_id, right)
+    assert not service.give_back(failed)  # late: the challenge is the next attempt's now
+    assert _outcome(service, challenge.captcha_id, right) == "used"
+    item = ChallengeItem.get(challenge.captcha_id, consistent_read=True)
+    assert item.solved_by == accepted.attempt != failed.attempt
+    assert item.wrong_answers == 0
+
+
+def test_a_give_back_racing_fresh_consumes_lets_at_most_one_of_them_win() -> None:
+    """The give-back, repeats of it and twenty right answers at once, many times over:
+    never two accepted, and a challenge nobody won is simply free again."""
+    recorder = Recorder()
+    service = _service(answers=recorder)
+    for round_ in range(5):
+        challenge = service.create()
+        right = recorder.answers[round_]
+        failed = service.consume(challenge.captcha_id, right)
+        jobs = ["consume"] * 20
+        for offset in (0, 7, 14):  # the give-backs at other places in the queue each round
+            jobs.insert(offset + round_ * 2, "give-back")
+
+        def run(job: str, captcha_id: str = challenge.captcha_id, right: str = right,
+                failed: captcha.Solved = failed) -> str:
+            if job == "give-back":
+                return "given back" if service.give_back(failed) else "not held"
+            return _outcome(service, captcha_id, right)
+
+        with ThreadPoolExecutor(max_workers=23) as pool:
+            outcomes = Counter(pool.map(run, jobs))
+        assert outcomes["given back"] == 1 and outcomes["not held"] == 2
+        assert outcomes["accepted"] <= 1 and outcomes["accepted"] + outcomes["used"] == 20
+        if not outcomes["accepted"]:  # every answer came before the give-back
+            assert _outcome(service, challenge.captcha_id, right) == "accepted"
+        assert _outcome(service, challenge.captcha_id, right) == "used"
+
+
+def test_giving_back_an_unknown_challenge_makes_no_item() -> None:
+    service = _service()
+    assert not service.give_back(captcha.Solved(captcha.new_id(), "0123456789abcdef"))
+    assert _table_is_empty()
+
+
 def test_a_challenge_expires_after_10_minutes_checked_in_code() -> None:
     start = datetime.now(UTC)
     clock = [start]

@@ -26,4 +26,7 @@ class ChallengeItem(Model):
     wrong_answers = NumberAttribute(default=0)
     # Set by the one consume that succeeds; its presence refuses every later one.
     solved_at = UTCDateTimeAttribute(null=True)
+    # A random id of that consume: only it may give the challenge back (captcha.give_back),
+    # so a late or repeated give-back never undoes a later consume.
+    solved_by = UnicodeAttribute(null=True)
     expires_ttl = NumberAttribute()  # epoch seconds; DynamoDB TTL cleans up
