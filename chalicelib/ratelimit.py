@@ -1,8 +1,12 @@
 """Rate limits on DynamoDB: fixed-window counters and time-boxed claims.
 
 Each check is one conditional write, so it holds across Lambda instances and under
-concurrency, and costs one request. Subjects (IP addresses, subscriber ids) are stored as
-keyed hashes: the table says how often something happened, not who did it.
+concurrency, and costs one request. A counted event whose request then failed (AWS busy,
+not the caller) can be refunded with one conditional decrement of the very window item it
+was counted in, so a fault does not use up the caller's quota.
+
+Subjects (IP addresses, subscriber ids) are stored as keyed hashes: the table says how
+often something happened, not who did it.
 """
 
 from __future__ import annotations
@@ -34,7 +38,14 @@ def _subject_key(scope: str, subject: str) -> str:
     return f"{scope}#{digest.hexdigest()[:32]}"
 
 
-def hit(scope: str, subject: str, *, limit: int, window_seconds: int, now: float | None = None) -> None:
+@dataclass(frozen=True)
+class Hit:
+    """One counted event: the window item it was counted in."""
+
+    key: str
+
+
+def hit(scope: str, subject: str, *, limit: int, window_seconds: int, now: float | None = None) -> Hit:
     """Count one event for ``subject``; RateLimited if it already had ``limit`` in this window."""
     now = time.time() if now is None else now
     window_start = int(now // window_seconds) * window_seconds
@@ -49,6 +60,20 @@ def hit(scope: str, subject: str, *, limit: int, window_seconds: int, now: float
         if problem.cause_response_code != CONDITION_FAILED:
             raise
         raise RateLimited(retry_after=max(1, math.ceil(window_end - now))) from None
+    return Hit(item.key)
+
+
+def refund(counted: Hit) -> bool:
+    """Uncount ``counted`` (its request failed through no fault of the caller's): one
+    conditional decrement that never goes below zero nor creates an item (the window may
+    have ended and its item expired). AWS errors propagate for the caller to log."""
+    try:
+        RateLimit(counted.key).update(actions=[RateLimit.hits.add(-1)], condition=RateLimit.hits > 0)
+    except UpdateError as problem:
+        if problem.cause_response_code != CONDITION_FAILED:
+            raise
+        return False
+    return True
 
 
 def claim(scope: str, subject: str, *, seconds: int, now: float | None = None) -> bool:

@@ -2,6 +2,11 @@
 
 The rules this module keeps (see README "Nyhedsbrev / newsletter"):
 - The CAPTCHA is consumed before anything else is written; rate limits come before any mail.
+- A signup that fails after that for a reason that is not the visitor's (AWS busy, SES
+  refusing mail: a 503) gives back what it took: the CAPTCHA, the per-IP count and the
+  mail claim. Its record, if written, carries a confirmation secret derived from the CAPTCHA
+  id, so the retry of the same request finds it and only sends the missing mail. The retry
+  therefore succeeds and leaves what a signup without the fault leaves.
 - A signup answers the same whatever state the address is in (no enumeration): new, pending,
   confirmed, unsubscribed and suppressed addresses all get "accepted". New, pending and
   unsubscribed addresses are (re)sent a confirmation mail, confirmed ones a "you are already
@@ -23,7 +28,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -47,6 +52,9 @@ from chalicelib.subscription_outcomes import (
     UNSUBSCRIBED_NOW,
     SubscriptionError,
 )
+
+if TYPE_CHECKING:
+    from chalicelib.captcha import Solved
 
 log = logging.getLogger(__name__)
 
@@ -232,14 +240,48 @@ def signup(request: SignupInput, context: RequestContext) -> str:
     """Consume the CAPTCHA, apply the limits, record the request, send the confirmation mail.
 
     Raises the CAPTCHA's rejection, ``ratelimit.RateLimited`` or ``MailUnavailable``; every
-    other outcome is ``SIGNUP_ACCEPTED``, whatever state the address is in.
+    other outcome is ``SIGNUP_ACCEPTED``, whatever state the address is in. When it fails
+    after the CAPTCHA (other than by a limit), the CAPTCHA and the per-IP count are given
+    back, so the visitor's retry of the same request is not refused for what AWS did.
     """
-    from chalicelib.captcha import consume  # light: the picture libraries load only to draw
+    from chalicelib import captcha  # light: the picture libraries load only to draw
 
-    consume(request.captcha_id, request.captcha_answer)
+    solved = captcha.consume(request.captcha_id, request.captcha_answer)
+    counted: ratelimit.Hit | None = None
+    try:
+        settings = get_settings()
+        counted = ratelimit.hit(SIGNUP_IP, _ip_subject(context.source_ip),
+                                limit=settings.signup_ip_limit_per_hour, window_seconds=3600)
+        return _signup_counted(request, context)
+    except ratelimit.RateLimited:
+        raise  # the visitor's answer (429), not a fault: the challenge was spent on it
+    except Exception:
+        _give_back(solved, counted)
+        raise
+
+
+def _give_back(solved: Solved, counted: ratelimit.Hit | None) -> None:
+    """Undo the CAPTCHA consume and the per-IP count of a failed signup. Best effort: if
+    AWS is still failing, the request's own error is what the visitor must see (the retry
+    then needs a new CAPTCHA, as before this existed)."""
+    from chalicelib import captcha
+
+    try:
+        if not captcha.give_back(solved):
+            log.warning("CAPTCHA %s was no longer held by this signup", solved.captcha_id)
+    except Exception as problem:  # never mask the signup's own error
+        log.warning("Could not give CAPTCHA %s back: %s", solved.captcha_id, problem)
+    if counted is None:
+        return
+    try:
+        ratelimit.refund(counted)
+    except Exception as problem:
+        log.warning("Could not refund the per-IP count of a failed signup: %s", problem)
+
+
+def _signup_counted(request: SignupInput, context: RequestContext) -> str:
+    """The signup once its CAPTCHA and per-IP limit have passed."""
     settings = get_settings()
-    ratelimit.hit(SIGNUP_IP, _ip_subject(context.source_ip),
-                  limit=settings.signup_ip_limit_per_hour, window_seconds=3600)
     sid = tokens.subscriber_id(request.email)
     current = _load(sid)
     if current is not None and current.status == SUPPRESSED:
@@ -256,9 +298,12 @@ def signup(request: SignupInput, context: RequestContext) -> str:
                                              "topics": _labels(tuple(cast(list[str], current.topics)))})
             log.info("Sent already-subscribed mail for subscriber %s", sid)
             return SIGNUP_ACCEPTED
-        secret = tokens.new_secret()
-        expires = _record_request(request, context, sid, secret, current)
-        if expires is None:
+        secret = tokens.request_secret(request.captcha_id, sid)
+        if _recorded_by_this_request(current, secret):
+            # This same request wrote the record before failing (SES refused the mail):
+            # the record stands as written, only the mail is missing.
+            log.info("Signup for subscriber %s retried; sending its mail", sid)
+        elif _record_request(request, context, sid, secret, current) is None:
             return SIGNUP_ACCEPTED
         _send("confirm", request.email, {
             "confirm_url": confirm_url(confirm_token(sid, secret)),
@@ -274,6 +319,12 @@ def signup(request: SignupInput, context: RequestContext) -> str:
         raise MailUnavailable from problem
     log.info("Sent confirmation mail for subscriber %s", sid)
     return SIGNUP_ACCEPTED
+
+
+def _recorded_by_this_request(current: Subscriber | None, secret: str) -> bool:
+    return (current is not None and current.status == PENDING
+            and current.confirm_token_hash is not None
+            and hmac.compare_digest(current.confirm_token_hash, tokens.hash_secret(secret)))
 
 
 def _record_request(request: SignupInput, context: RequestContext, sid: str, secret: str,

@@ -4,8 +4,10 @@
   one address is one item; keyed, so the id reveals nothing without the app secret.
 - ``manage_token(id)``: id + HMAC tag. Unsubscribe, export and erase links use it. It is
   stateless, so every link in every mail ever sent keeps working (RFC 8058 expects that).
-- ``new_secret()`` / ``hash_secret()``: random one-time secrets (confirmation) that are
-  stored only as a hash.
+- ``new_secret()`` / ``hash_secret()``: random one-time secrets that are stored only as a hash.
+- ``request_secret(request_id, id)``: the confirmation secret of one signup request, keyed
+  by its CAPTCHA id (used once), so a retry of that same request after a fault finds its
+  own record and mails the same link, instead of writing a second one.
 
 Rotating APP_SECRET changes every id and invalidates every link: it needs a migration.
 """
@@ -53,6 +55,12 @@ def verify_manage_token(token: str) -> str | None:
 def new_secret() -> str:
     """A random one-time secret: 128 bits, URL-safe."""
     return _b64(secrets.token_bytes(16))
+
+
+def request_secret(request_id: str, sid: str) -> str:
+    """As unguessable as ``new_secret()`` without the app secret (132 bits of HMAC), but the
+    same for the same request: ``request_id`` is single-use (a CAPTCHA id)."""
+    return _tag("confirm-request", f"{request_id}|{sid}")
 
 
 def hash_secret(secret: str) -> str:

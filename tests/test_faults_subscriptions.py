@@ -1,6 +1,6 @@
 """Confirm and unsubscribe under AWS faults: a clear 503 with Retry-After, nothing changed,
 and the same request (the same link) works once the fault clears, ending exactly where a
-run without the fault ends. Signup's own fault matrix is in test_subscriptions_signup.py.
+run without the fault ends. Signup's own fault matrix is in test_faults_signup.py.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from chalice.test import Client
 
 from chalicelib import tokens
 from chalicelib.models.subscribers import CONFIRMED, PENDING, SUPPRESSED, UNSUBSCRIBED, Subscriber
-from tests.helpers_faults import THROTTLING, FaultInjector, assert_clean_unavailable, faults
+from tests.helpers_faults import FaultInjector, assert_clean_unavailable, faults
 from tests.helpers_subscriptions import (
     ANSWER,
     SITE_FORM,
@@ -166,27 +166,7 @@ def test_a_refused_mail_answers_503_and_the_retry_sends_it(client: Client, outbo
     assert client.http.post(path_of(confirm_link(mail))).status_code == 200
 
 
-# Each AWS call of a signup, in order: (pattern, how many earlier matching calls pass).
-SIGNUP_CALLS = [("dynamodb.UpdateItem", 0), ("dynamodb.UpdateItem", 1), ("dynamodb.GetItem", 0),
-                ("dynamodb.PutItem", 0), ("dynamodb.TransactWriteItems", 0), ("sesv2.SendEmail", 0)]
-
-
-@pytest.mark.parametrize(("call", "after"), SIGNUP_CALLS,
-                         ids=["captcha", "ip-limit", "read", "mail-claim", "transaction", "mail"])
-def test_an_aws_fault_at_any_step_answers_503_and_a_retry_succeeds(
-        client: Client, outbox: Outbox, faults: FaultInjector, call: str, after: int) -> None:
-    fields = signup_fields(client, "uheld@example.org")
-    faults.inject(call, THROTTLING, times=1, after=after)
-    response = post_json(client, "/subscriptions", fields)
-    assert faults.injected, "the fault was not reached"
-    assert_clean_unavailable(response.status_code, response.headers, response.body.decode())
-    items = held_items()
-    # Never half-written: a subscriber and its requested event exist together or not at all.
-    assert len(items["subscribers"]) == len(items["ledger"]) <= 1
-    assert outbox() == []
-    assert subscribe(client, "uheld@example.org").status_code == 202
-    [mail] = outbox()
-    assert client.http.post(path_of(confirm_link(mail))).status_code == 200
+# Every AWS call of a signup failed in turn, then the same request retried: test_faults_signup.py.
 
 
 def _outside_an_hour_boundary(margin: int = 120) -> None:

@@ -69,8 +69,8 @@ RESULTS: dict[str, tuple[str, str]] = {
                          "med et nyt billede."),
     "TooManyRequests": ("For mange tilmeldinger", "Der er kommet for mange tilmeldinger fra din "
                         "netforbindelse. Prøv igen senere."),
-    "ServiceUnavailable": ("Prøv igen om lidt", "Vi kunne ikke gennemføre tilmeldingen lige nu. Prøv "
-                        "igen om lidt."),
+    "ServiceUnavailable": ("Prøv igen om lidt", "Vi kunne ikke gennemføre tilmeldingen lige nu. Gå "
+                           "tilbage og send formularen igen om lidt."),
     "InvalidLink": ("Linket virker ikke", "Linket er ugyldigt eller bruges ikke længere. Kopiér hele "
                     "linket fra den nyeste mail, eller tilmeld dig igen."),
     "MissingToken": ("Linket virker ikke", "Linket mangler en del. Kopiér hele linket fra mailen."),

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from chalice.app import Blueprint, CORSConfig, Request, Response
 
-from chalicelib import categories
+from chalicelib import categories, transient
 from chalicelib.api.http import JSON_TYPE, NO_STORE, PUBLIC_CACHE, cached_json, dumps, error
 from chalicelib.config import get_settings
 from chalicelib.subscription_outcomes import SIGNUP_ACCEPTED, SubscriptionError
@@ -202,10 +202,19 @@ def subscribe() -> Response:
         return _rate_limited(request, limited)
     except (service.MailUnavailable, CaptchaUnavailable):
         # The same answer as the central guard's (chalicelib/api/guard.py) for AWS faults.
-        unavailable = SubscriptionError(
-            503, "ServiceUnavailable", "Vi kunne ikke gennemføre tilmeldingen lige nu. Prøv igen om lidt.")
-        return _refused(request, unavailable, {"Retry-After": "60"})
+        return _refused(request, _SIGNUP_UNAVAILABLE, {"Retry-After": "60"})
+    except Exception as problem:
+        # AWS busy at another step: JSON clients get the guard's 503; a form post without
+        # JavaScript gets the result page that says to send the form again, not JSON.
+        found = transient.classify(problem)
+        if found is None or not _is_form(request):
+            raise
+        return _refused(request, _SIGNUP_UNAVAILABLE, {"Retry-After": str(found.retry_after)})
     return _done(request, 202, SIGNUP_ACCEPTED)
+
+
+_SIGNUP_UNAVAILABLE = SubscriptionError(
+    503, "ServiceUnavailable", "Vi kunne ikke gennemføre tilmeldingen lige nu. Prøv igen om lidt.")
 
 
 @bp.route("/subscriptions/consent", methods=["GET"], cors=True)

@@ -1,0 +1,243 @@
+"""Signup under AWS faults: the visitor's retry of the very same request works.
+
+For every AWS call of a signup, failed the way AWS fails under load: the request answers a
+clean 503 (Retry-After, Danish ``{"Code","Message"}``) and gives back what it took (the
+CAPTCHA, the per-IP count, the mail claim); once the fault clears, the same body (same
+CAPTCHA id and answer) is accepted, exactly one confirmation mail goes out, and what is
+stored is what a signup without the fault stores. Also for the form without JavaScript
+(GET /nyhedsbrev → form POST), and under concurrency: a give-back never lets one challenge
+be accepted twice.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+from chalicelib import ratelimit, tokens
+from tests.helpers_faults import (
+    BY_SERVICE,
+    INTERNALS,
+    THROTTLING,
+    Fault,
+    FaultInjector,
+    assert_clean_unavailable,
+    case_id,
+    faults,
+    matrix,
+)
+from tests.helpers_subscriptions import (
+    ANSWER,
+    Outbox,
+    confirm_link,
+    held_items,
+    mails_to,
+    new_challenge,
+    path_of,
+    post_form,
+    post_json,
+    signup_fields,
+)
+
+__all__ = ["faults"]  # the fixture, imported for pytest
+
+EMAIL = "uheld@example.org"
+REFERENCE = "reference@example.org"
+# A signup's AWS calls in order: CAPTCHA consumed, per-IP counter, the subscriber's state,
+# the address's mail claim, subscriber + ledger event (one transaction), the mail.
+SIGNUP_CALLS = ["dynamodb.UpdateItem", "dynamodb.UpdateItem", "dynamodb.GetItem", "dynamodb.PutItem",
+                "dynamodb.TransactWriteItems", "sesv2.SendEmail"]
+STEPS = {(0, "dynamodb.UpdateItem"): "captcha", (1, "dynamodb.UpdateItem"): "ip-limit",
+         (0, "dynamodb.GetItem"): "read", (0, "dynamodb.PutItem"): "mail-claim",
+         (0, "dynamodb.TransactWriteItems"): "record", (0, "sesv2.SendEmail"): "mail"}
+# Per address: written once per signup, differs between two signups only in these values.
+VOLATILE = {"subscriber_id", "email", "created_at", "updated_at", "confirm_token_hash",
+            "confirm_expires_at", "expires_ttl", "subject", "event_key", "at"}
+
+
+def _id(case: tuple[str, int, Fault]) -> str:
+    call, after, fault = case
+    return f"{STEPS[(after, call)]}-{case_id(fault)}"
+
+
+def _shape(email: str) -> dict[str, Any]:
+    """What is stored for one address's signup, without the values that differ per signup."""
+    sid = tokens.subscriber_id(email)
+    items = held_items()
+
+    def plain(item: dict[str, Any]) -> dict[str, Any]:
+        return {name: value for name, value in item.items() if name not in VOLATILE}
+
+    return {
+        "subscribers": [plain(item) for item in items["subscribers"] if item["subscriber_id"]["S"] == sid],
+        "ledger": [plain(item) for item in items["ledger"] if item["subject"]["S"] == sid],
+    }
+
+
+def _shared() -> dict[str, Any]:
+    """The tables' totals: per-IP hits, mail claims held, challenges solved or not."""
+    items = held_items()
+    limits = items["ratelimits"]
+    return {
+        "ip hits": sum(int(item["hits"]["N"]) for item in limits if item["key"]["S"].startswith("signup-ip#")),
+        "mail claims": sum(item["key"]["S"].startswith("confirm-mail#") for item in limits),
+        "challenges": sorted(("solved_at" in item, "solved_by" in item, item["wrong_answers"]["N"])
+                             for item in items["challenges"]),
+    }
+
+
+def _one_mail_that_confirms(client: Client, outbox: Outbox, email: str) -> None:
+    [mail] = mails_to(outbox, email)
+    assert mail.subject.startswith("Bekræft din tilmelding")
+    assert client.http.post(path_of(confirm_link(mail))).status_code == 200
+
+
+def test_the_fault_matrix_covers_every_call_of_a_signup(client: Client, faults: FaultInjector) -> None:
+    fields = signup_fields(client, EMAIL)
+    faults.calls.clear()
+    assert post_json(client, "/subscriptions", fields).status_code == 202
+    assert faults.calls == SIGNUP_CALLS
+    assert {(after, call) for call, after, _ in matrix(SIGNUP_CALLS)} == set(STEPS)
+
+
+@pytest.mark.parametrize("case", matrix(SIGNUP_CALLS), ids=_id)
+def test_a_fault_at_any_step_is_503_then_the_same_request_is_accepted_as_if_it_never_happened(
+    client: Client, outbox: Outbox, faults: FaultInjector, case: tuple[str, int, Fault],
+) -> None:
+    call, after, fault = case
+    # A signup without the fault, for comparison (same account, another address).
+    assert post_json(client, "/subscriptions", signup_fields(client, REFERENCE)).status_code == 202
+    fields = signup_fields(client, EMAIL)
+
+    faults.inject(call, fault, times=1, after=after)
+    response = post_json(client, "/subscriptions", fields)
+    assert sum(faults.injected.values()) == 1, "the fault was not reached"
+    assert_clean_unavailable(response.status_code, response.headers, response.body.decode())
+    # Given back: the CAPTCHA is unsolved again, the per-IP count and the mail claim are
+    # the reference's alone, and no mail went out.
+    assert _shared() == {"ip hits": 1, "mail claims": 1,
+                         "challenges": [(False, False, "0"), (True, True, "0")]}
+    assert mails_to(outbox, EMAIL) == []
+    # Never half-written: the subscriber and its event exist together or not at all.
+    written = _shape(EMAIL)
+    assert len(written["subscribers"]) == len(written["ledger"]) <= 1
+
+    retry = post_json(client, "/subscriptions", fields)
+    assert retry.status_code == 202, retry.body
+    assert json.loads(retry.body)["status"] == "accepted"
+    assert _shape(EMAIL) == _shape(REFERENCE)
+    assert _shared() == {"ip hits": 2, "mail claims": 2, "challenges": [(True, True, "0")] * 2}
+    _one_mail_that_confirms(client, outbox, EMAIL)
+
+
+def _signup_page_fields(client: Client) -> list[tuple[str, str]]:
+    """What a browser without JavaScript posts from GET /nyhedsbrev (its hidden fields too)."""
+    page = client.http.get("/nyhedsbrev")
+    assert page.status_code == 200
+    hidden = re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', page.body.decode())
+    assert dict(hidden)["captcha_id"]
+    return [*hidden, ("email", EMAIL), ("topics", "metoder"), ("captcha_answer", ANSWER), ("consent", "on")]
+
+
+def _result_page(client: Client, response: Any) -> str:
+    assert response.status_code == 303, response.body
+    page = client.http.get(path_of(response.headers["Location"]))
+    body: str = page.body.decode()
+    assert not any(marker in body for marker in INTERNALS)
+    return body
+
+
+# Each step once, with the first fault of its service.
+FORM_CASES = [(call, after, BY_SERVICE[call.split(".")[0]][0])
+              for call, after in dict.fromkeys((call, after) for call, after, _ in matrix(SIGNUP_CALLS))]
+
+
+@pytest.mark.parametrize("case", FORM_CASES, ids=_id)
+def test_the_form_without_javascript_under_a_fault_says_send_again_and_the_resend_works(
+    client: Client, outbox: Outbox, faults: FaultInjector, case: tuple[str, int, Fault],
+) -> None:
+    call, after, fault = case
+    fields = _signup_page_fields(client)
+    faults.inject(call, fault, times=1, after=after)
+    response = post_form(client, "/subscriptions", fields)
+    assert faults.injected, "the fault was not reached"
+    page = _result_page(client, response)
+    assert "Prøv igen om lidt" in page and "send formularen igen" in page
+    assert mails_to(outbox, EMAIL) == []
+
+    # The browser sends the same form again (back, then submit).
+    assert "Tjek din indbakke" in _result_page(client, post_form(client, "/subscriptions", fields))
+    assert _shared() == {"ip hits": 1, "mail claims": 1, "challenges": [(True, True, "0")]}
+    written = _shape(EMAIL)
+    assert [item["status"]["S"] for item in written["subscribers"]] == ["pending"]
+    assert [event["event"]["S"] for event in written["ledger"]] == ["requested"]
+    _one_mail_that_confirms(client, outbox, EMAIL)
+
+
+def test_when_the_give_back_fails_too_the_answer_is_still_a_clean_503(
+    client: Client, outbox: Outbox, faults: FaultInjector,
+) -> None:
+    """DynamoDB still busy for the give-back: the visitor sees the signup's own 503, and the
+    retry needs a new CAPTCHA (the old one says so in Danish); nothing else is left held."""
+    fields = signup_fields(client, EMAIL)
+    faults.inject("dynamodb.UpdateItem", THROTTLING, after=1)  # per-IP count, then every give-back
+    response = post_json(client, "/subscriptions", fields)
+    assert faults.injected["dynamodb.UpdateItem ThrottlingException"] == 2  # the count, the give-back
+    faults.clear()
+    assert_clean_unavailable(response.status_code, response.headers, response.body.decode())
+
+    again = post_json(client, "/subscriptions", fields)
+    assert again.status_code == 400 and json.loads(again.body)["Code"] == "CaptchaUsed"
+    assert "ny udfordring" in json.loads(again.body)["Message"]
+    fresh = {**fields, "captcha_id": new_challenge(client)}
+    assert post_json(client, "/subscriptions", fresh).status_code == 202
+    _one_mail_that_confirms(client, outbox, EMAIL)
+
+
+def test_a_give_back_racing_identical_retries_accepts_the_request_once(
+    client: Client, outbox: Outbox, faults: FaultInjector,
+) -> None:
+    """Twenty copies of one request at once while the first to reach SES fails and gives the
+    CAPTCHA back: whatever the interleaving, at most one is accepted, and one mail in all."""
+    fields = signup_fields(client, EMAIL)
+    faults.inject("sesv2.SendEmail", THROTTLING, times=1)
+    # Identical requests: the Chalice app's one shared current_request cannot mix them up.
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = Counter(pool.map(
+            lambda _: post_json(client, "/subscriptions", fields).status_code, range(20)))
+    assert faults.injected, "the fault was not reached"
+    assert statuses[503] == 1 and statuses[202] <= 1 and statuses[500] == 0
+    assert statuses[202] + statuses[400] == 19
+    if statuses[202] == 0:  # every copy ran before the give-back: the retry after is accepted
+        assert post_json(client, "/subscriptions", fields).status_code == 202
+    assert post_json(client, "/subscriptions", fields).status_code == 400  # used, for good now
+    _one_mail_that_confirms(client, outbox, EMAIL)
+    written = _shape(EMAIL)
+    assert [event["event"]["S"] for event in written["ledger"]] == ["requested", "confirmed"]
+
+
+@pytest.mark.dynamodb  # a conditional ADD of -1, on AWS's own emulator too
+def test_a_refund_uncounts_one_hit_and_never_goes_below_zero_or_revives_an_item() -> None:
+    counted = ratelimit.hit("test", "subject", limit=2, window_seconds=3600)
+    ratelimit.hit("test", "subject", limit=2, window_seconds=3600)
+    with pytest.raises(ratelimit.RateLimited):
+        ratelimit.hit("test", "subject", limit=2, window_seconds=3600)
+    assert ratelimit.refund(counted)
+    ratelimit.hit("test", "subject", limit=2, window_seconds=3600)  # the refunded place
+    with pytest.raises(ratelimit.RateLimited):
+        ratelimit.hit("test", "subject", limit=2, window_seconds=3600)
+    assert ratelimit.refund(counted) and ratelimit.refund(counted)
+    assert not ratelimit.refund(counted)  # at zero
+
+    from chalicelib.models.ratelimits import RateLimit
+
+    assert RateLimit.get(counted.key, consistent_read=True).hits == 0
+    gone = ratelimit.Hit("test#expired-window")
+    assert not ratelimit.refund(gone)
+    assert RateLimit.count(gone.key) == 0
