@@ -37,10 +37,13 @@ def main() -> None:
     from moto.server import MotoRequestHandler  # type: ignore[attr-defined]
     from werkzeug.serving import run_simple
 
+    from devtools import moto_transactions
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, required=True)
     args = parser.parse_args()
+    moto_transactions.install()
     app = SerialiseDynamoDB(DomainDispatcherApplication(create_backend_app))
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
