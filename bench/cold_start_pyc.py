@@ -4,7 +4,8 @@ The prod package (devtools/lambda_package.py) is unzipped twice: as shipped (unc
 .pyc beside every module) and without any .pyc, run read-only like Lambda's /var/task
 (python -B: nothing can be cached, so every cold start compiles again). In
 fresh interpreters, interleaved, both import what a first request needs: the app, boto3 and
-pynamodb. Prints the medians and the ratio without/with (goal: compiled at least 1.5x faster).
+pynamodb. Prints the medians and the ratio without/with (goal: compiled at least 1.5x faster),
+and the zip's size against the package budget of devtools/lambda_package.py.
 
     .venv/bin/python bench/cold_start_pyc.py [rounds] [--zip build/prod/deployment.zip]
 """
@@ -47,6 +48,12 @@ def main() -> None:
     package = args.zip
     if package is None:
         package = lambda_package.build("prod", ROOT / "build" / "bench-prod")
+    report = lambda_package.check(package)
+    print(report.summary(lambda_package.BUDGET_MB))
+    print("BENCH " + json.dumps({
+        "figure": "prod Lambda package (deployment.zip)", "value": f"{report.size / 1e6:.1f} MB",
+        "baseline": f"{lambda_package.BUDGET_MB:.0f} MB budget (Lambda's limit: 50 MB)",
+        "ratio": round(report.size / 1e6 / lambda_package.BUDGET_MB, 3), "goal": "<= 1.00"}))
     with tempfile.TemporaryDirectory() as folder:
         compiled, source = Path(folder) / "compiled", Path(folder) / "source"
         with zipfile.ZipFile(package) as archive:

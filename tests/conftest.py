@@ -95,52 +95,13 @@ def client() -> Iterator[Client]:
         yield test_client
 
 
-def _clients_in_use() -> list[Any]:
-    """Every botocore client the app talks through: pynamodb's (one per model) and ours."""
-    from pynamodb.models import Model
-
-    from chalicelib import aws
-
-    found: list[Any] = []
-    for model in _all_models(Model):
-        client = model._get_connection().connection.client
-        if all(client is not seen for seen in found):
-            found.append(client)
-    for service in ("s3", "sesv2", "sqs", "sns"):
-        found.append(aws.client(service))
-    return found
-
-
-def _all_models(base: type[Any]) -> list[type[Any]]:
-    import importlib
-    import pkgutil
-
-    import chalicelib.models
-
-    for info in pkgutil.iter_modules(chalicelib.models.__path__):
-        importlib.import_module(f"chalicelib.models.{info.name}")
-    found: list[type[Any]] = []
-    for subclass in base.__subclasses__():
-        if getattr(getattr(subclass, "Meta", None), "table_name", None):
-            found.append(subclass)
-        found.extend(_all_models(subclass))
-    return found
-
-
 @pytest.fixture
 def aws_calls() -> Iterator[Counter[str]]:
     """Counts AWS API calls ("dynamodb.Query": 1) through botocore's event hooks."""
-    calls: Counter[str] = Counter()
+    from devtools import call_counter
 
-    def count(model: Any, **_: Any) -> None:
-        calls[f"{model.service_model.service_name}.{model.name}"] += 1
-
-    clients = _clients_in_use()
-    for botocore_client in clients:
-        botocore_client.meta.events.register("before-call.*.*", count, unique_id="test-count")
-    yield calls
-    for botocore_client in clients:
-        botocore_client.meta.events.unregister("before-call.*.*", unique_id="test-count")
+    with call_counter.counting(unique_id="test-count") as calls:
+        yield calls
 
 
 @pytest.fixture

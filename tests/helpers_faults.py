@@ -108,9 +108,9 @@ class FaultInjector:
 
 @pytest.fixture
 def faults() -> Iterator[FaultInjector]:
-    from tests.conftest import _clients_in_use
+    from devtools.call_counter import clients_in_use
 
-    injector = FaultInjector(_clients_in_use())
+    injector = FaultInjector(clients_in_use())
     yield injector
     injector.close()
 

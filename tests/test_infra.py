@@ -22,10 +22,10 @@ def test_every_model_matches_its_provisioned_table() -> None:
     """Each pynamodb model's keys and indexes are what infra/template.yaml made."""
     from pynamodb.models import Model
 
-    from tests.conftest import _all_models
+    from devtools.call_counter import all_models
 
     ddb: Any = boto3.client("dynamodb", region_name=REGION)
-    models = _all_models(Model)
+    models = all_models(Model)
     assert Article in models
     for model in models:
         table = ddb.describe_table(TableName=model.Meta.table_name)["Table"]
