@@ -15,15 +15,18 @@ import json
 import re
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from chalice.test import Client
 
 from chalicelib import ratelimit, tokens
+from chalicelib.models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED, Subscriber
 from tests.helpers_faults import (
     BY_SERVICE,
     INTERNALS,
+    MESSAGE_REJECTED,
     THROTTLING,
     Fault,
     FaultInjector,
@@ -134,6 +137,38 @@ def test_a_fault_at_any_step_is_503_then_the_same_request_is_accepted_as_if_it_n
     assert _shape(EMAIL) == _shape(REFERENCE)
     assert _shared() == {"ip hits": 2, "mail claims": 2, "challenges": [(True, True, "0")] * 2}
     _one_mail_that_confirms(client, outbox, EMAIL)
+
+
+def _put_in_state(email: str, status: str) -> None:
+    """An address that already has a subscriber item in ``status`` (and no mail claim)."""
+    now = datetime.now(UTC)
+    Subscriber(tokens.subscriber_id(email), email=email, status=status, topics=[], created_at=now,
+               updated_at=now, digest_partition="confirmed" if status == CONFIRMED else None).save()
+
+
+@pytest.mark.parametrize("status", [PENDING, CONFIRMED, UNSUBSCRIBED])
+def test_a_refused_mail_for_an_address_we_know_is_retried_as_if_it_never_happened(
+    client: Client, outbox: Outbox, faults: FaultInjector, status: str,
+) -> None:
+    """Pending and unsubscribed addresses get a new confirmation (their record is rewritten
+    before the mail), confirmed ones the "already subscribed" mail (nothing rewritten)."""
+    for email in (REFERENCE, EMAIL):
+        _put_in_state(email, status)
+    assert post_json(client, "/subscriptions", signup_fields(client, REFERENCE)).status_code == 202
+    fields = signup_fields(client, EMAIL)
+    faults.inject("sesv2.SendEmail", MESSAGE_REJECTED, times=1)
+    response = post_json(client, "/subscriptions", fields)
+    assert_clean_unavailable(response.status_code, response.headers, response.body.decode())
+    assert mails_to(outbox, EMAIL) == []
+
+    assert post_json(client, "/subscriptions", fields).status_code == 202
+    assert _shape(EMAIL) == _shape(REFERENCE)
+    assert _shared() == {"ip hits": 2, "mail claims": 2, "challenges": [(True, True, "0")] * 2}
+    [mail] = mails_to(outbox, EMAIL)
+    [reference] = mails_to(outbox, REFERENCE)
+    assert mail.subject == reference.subject
+    if status != CONFIRMED:
+        assert client.http.post(path_of(confirm_link(mail))).status_code == 200
 
 
 def _signup_page_fields(client: Client) -> list[tuple[str, str]]:
