@@ -5,7 +5,7 @@ clean 503 (Retry-After, Danish ``{"Code","Message"}``) and gives back what it to
 CAPTCHA, the per-IP count, the mail claim); once the fault clears, the same body (same
 CAPTCHA id and answer) is accepted, exactly one confirmation mail goes out, and what is
 stored is what a signup without the fault stores. Also for the form without JavaScript
-(GET /nyhedsbrev → form POST), and under concurrency: a give-back never lets one challenge
+(GET /nyhedsbrev → form POST: a 503 page), and under concurrency: a give-back never lets one challenge
 be accepted twice.
 """
 
@@ -194,7 +194,7 @@ FORM_CASES = [(call, after, BY_SERVICE[call.split(".")[0]][0])
 
 
 @pytest.mark.parametrize("case", FORM_CASES, ids=_id)
-def test_the_form_without_javascript_under_a_fault_says_send_again_and_the_resend_works(
+def test_the_form_without_javascript_under_a_fault_is_a_503_page_and_the_resend_works(
     client: Client, outbox: Outbox, faults: FaultInjector, case: tuple[str, int, Fault],
 ) -> None:
     call, after, fault = case
@@ -202,11 +202,16 @@ def test_the_form_without_javascript_under_a_fault_says_send_again_and_the_resen
     faults.inject(call, fault, times=1, after=after)
     response = post_form(client, "/subscriptions", fields)
     assert faults.injected, "the fault was not reached"
-    page = _result_page(client, response)
-    assert "Prøv igen om lidt" in page and "send formularen igen" in page
+    # The page itself, with an honest status: reloading it sends the same form again.
+    assert response.status_code == 503 and int(response.headers["Retry-After"]) > 0
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert response.headers["Cache-Control"] == "no-store"
+    page = response.body.decode()
+    assert "Prøv igen om lidt" in page and "sende formularen igen" in page
+    assert not any(marker in page for marker in INTERNALS)
     assert mails_to(outbox, EMAIL) == []
 
-    # The browser sends the same form again (back, then submit).
+    # The browser sends the same form again (reload, or back and submit).
     assert "Tjek din indbakke" in _result_page(client, post_form(client, "/subscriptions", fields))
     assert _shared() == {"ip hits": 1, "mail claims": 1, "challenges": [(True, True, "0")]}
     written = _shape(EMAIL)

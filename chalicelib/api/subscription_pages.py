@@ -69,8 +69,9 @@ RESULTS: dict[str, tuple[str, str]] = {
                          "med et nyt billede."),
     "TooManyRequests": ("For mange tilmeldinger", "Der er kommet for mange tilmeldinger fra din "
                         "netforbindelse. Prøv igen senere."),
-    "ServiceUnavailable": ("Prøv igen om lidt", "Vi kunne ikke gennemføre tilmeldingen lige nu. Gå "
-                           "tilbage og send formularen igen om lidt."),
+    "ServiceUnavailable": ("Prøv igen om lidt", "Vi kunne ikke gennemføre tilmeldingen lige nu. "
+                           "Genindlæs siden om lidt for at sende formularen igen, eller gå tilbage "
+                           "og send den igen."),
     "InvalidLink": ("Linket virker ikke", "Linket er ugyldigt eller bruges ikke længere. Kopiér hele "
                     "linket fra den nyeste mail, eller tilmeld dig igen."),
     "MissingToken": ("Linket virker ikke", "Linket mangler en del. Kopiér hele linket fra mailen."),
@@ -166,6 +167,13 @@ def result_page() -> Response:
     if status not in RESULTS:
         return _page("subscriptions/result.html", 404, heading="Siden findes ikke",
                      message="Der er ingen besked at vise her.", success=False)
+    return result_response(status)
+
+
+def result_response(status: str, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """The result page for ``status`` (a key of RESULTS), as a response of its own."""
     heading, message = RESULTS[status]
-    return _page("subscriptions/result.html", heading=heading, message=message,
-                 success=status in SUCCESSES)
+    response = _page("subscriptions/result.html", status_code, heading=heading, message=message,
+                     success=status in SUCCESSES)
+    response.headers.update(headers or {})
+    return response

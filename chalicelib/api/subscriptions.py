@@ -202,19 +202,30 @@ def subscribe() -> Response:
         return _rate_limited(request, limited)
     except (service.MailUnavailable, CaptchaUnavailable):
         # The same answer as the central guard's (chalicelib/api/guard.py) for AWS faults.
-        return _refused(request, _SIGNUP_UNAVAILABLE, {"Retry-After": "60"})
+        return _signup_unavailable(request, 60)
     except Exception as problem:
         # AWS busy at another step: JSON clients get the guard's 503; a form post without
-        # JavaScript gets the result page that says to send the form again, not JSON.
+        # JavaScript gets a page, not JSON.
         found = transient.classify(problem)
         if found is None or not _is_form(request):
             raise
-        return _refused(request, _SIGNUP_UNAVAILABLE, {"Retry-After": str(found.retry_after)})
+        return _signup_unavailable(request, found.retry_after)
     return _done(request, 202, SIGNUP_ACCEPTED)
 
 
-_SIGNUP_UNAVAILABLE = SubscriptionError(
-    503, "ServiceUnavailable", "Vi kunne ikke gennemføre tilmeldingen lige nu. Prøv igen om lidt.")
+def _signup_unavailable(request: Request, retry_after: int) -> Response:
+    """503 + Retry-After. A form post gets the page itself, not a redirect: the status stays
+    honest, and reloading it sends the same form again, which the retry needs (the CAPTCHA
+    was given back)."""
+    headers = {"Retry-After": str(retry_after)}
+    if _is_form(request):
+        from chalicelib.api.subscription_pages import result_response
+
+        return result_response("ServiceUnavailable", 503, headers)
+    response = error(503, "ServiceUnavailable",
+                     "Vi kunne ikke gennemføre tilmeldingen lige nu. Prøv igen om lidt.")
+    response.headers.update(headers)
+    return response
 
 
 @bp.route("/subscriptions/consent", methods=["GET"], cors=True)
