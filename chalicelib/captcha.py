@@ -20,7 +20,10 @@ reason that is not the visitor's (AWS busy, SES refusing mail), ``give_back(rece
 un-solves the challenge, so the visitor's retry of the very same request is accepted. It is
 one conditional write on the receipt's random attempt id: it succeeds only while the
 challenge is still solved by that attempt, so a repeated or late give-back can never undo
-a later consume, and a challenge still yields at most one accepted request.
+a later consume, and a challenge still yields at most one accepted request. A consume may
+name what it is for (``subject``: the signup's subscriber id); a given-back challenge is
+then reserved for that subject, so it serves the retry of that request and no other (while
+SES refuses mail, one solved challenge must not sign up address after address).
 
 Callers (the signup route) catch ``CaptchaRejected``; ``CaptchaUnavailable`` means AWS
 was busy or unreachable (``transient.classify``) and the visitor should simply try again.
@@ -85,6 +88,7 @@ class Solved:
 
     captcha_id: str
     attempt: str
+    subject: str | None = None
 
 
 @dataclass(frozen=True)
@@ -219,9 +223,10 @@ class CaptchaService:
             ContentType=content_type, CacheControl=OBJECT_CACHE_CONTROL,
         )
 
-    def consume(self, captcha_id: object, answer: object) -> Solved:
+    def consume(self, captcha_id: object, answer: object, subject: str | None = None) -> Solved:
         """Accept the right answer exactly once (until given back), else raise
-        :class:`CaptchaRejected`."""
+        :class:`CaptchaRejected`. A challenge given back for one ``subject`` takes that
+        subject only."""
         if not is_captcha_id(captcha_id):
             raise _rejected("unknown")
         if not isinstance(answer, str):
@@ -242,21 +247,24 @@ class CaptchaService:
         item = ChallengeItem(captcha_id)
         try:
             item.update(
-                actions=[ChallengeItem.solved_at.set(now), ChallengeItem.solved_by.set(attempt)],
+                # A reservation has served its purpose once its subject solves it.
+                actions=[ChallengeItem.solved_at.set(now), ChallengeItem.solved_by.set(attempt),
+                         ChallengeItem.reserved_for.remove()],
                 condition=(
                     (ChallengeItem.answer_mac == mac)
                     & ChallengeItem.solved_at.does_not_exist()
                     & (ChallengeItem.wrong_answers < MAX_WRONG_ANSWERS)
                     & (ChallengeItem.expires_at > now)
+                    & _reserved_for(subject)
                 ),
             )
-            return Solved(captcha_id, attempt)
+            return Solved(captcha_id, attempt, subject)
         except UpdateError as problem:
             if not _conditional_failure(problem):
                 raise _unavailable_or_raise(captcha_id, problem) from problem
         except PynamoDBException as problem:
             raise _unavailable_or_raise(captcha_id, problem) from problem
-        raise self._why_refused(captcha_id, mac, now)
+        raise self._why_refused(captcha_id, mac, now, subject)
 
     def give_back(self, solved: Solved) -> bool:
         """Un-solve the challenge of ``solved`` (its request failed, not the visitor): one
@@ -264,12 +272,16 @@ class CaptchaService:
         back already, or gone); the caller's request failed either way, so AWS errors
         propagate for the caller to log, never to answer with."""
         from pynamodb.exceptions import UpdateError
+        from pynamodb.expressions.update import Action
 
         from chalicelib.models.challenges import ChallengeItem
 
+        actions: list[Action] = [ChallengeItem.solved_at.remove(), ChallengeItem.solved_by.remove()]
+        if solved.subject is not None:
+            actions.append(ChallengeItem.reserved_for.set(solved.subject))
         try:
             ChallengeItem(solved.captcha_id).update(
-                actions=[ChallengeItem.solved_at.remove(), ChallengeItem.solved_by.remove()],
+                actions=actions,
                 # Also requires the item to exist, so a give-back never makes a new one.
                 condition=ChallengeItem.solved_by == solved.attempt,
             )
@@ -279,7 +291,7 @@ class CaptchaService:
             raise
         return True
 
-    def _why_refused(self, captcha_id: str, mac: str, now: datetime) -> CaptchaRejected:
+    def _why_refused(self, captcha_id: str, mac: str, now: datetime, subject: str | None) -> CaptchaRejected:
         """Read the item after a refused consume and name the reason; a wrong answer is counted."""
         from pynamodb.exceptions import DoesNotExist, PynamoDBException, UpdateError
 
@@ -291,8 +303,8 @@ class CaptchaService:
             return _rejected("unknown")
         except PynamoDBException as problem:
             raise _unavailable_or_raise(captcha_id, problem) from problem
-        if item.solved_at is not None:
-            return _rejected("used")
+        if item.solved_at is not None or item.reserved_for not in (None, subject):
+            return _rejected("used")  # reserved: given back for the retry of another request
         if item.wrong_answers >= MAX_WRONG_ANSWERS:
             return _rejected("exhausted")
         if item.expires_at <= now:
@@ -313,6 +325,14 @@ class CaptchaService:
                 return _rejected("exhausted")  # others used up the last tries meanwhile
             raise _unavailable_or_raise(captcha_id, problem) from problem
         return _wrong(MAX_WRONG_ANSWERS - item.wrong_answers)
+
+
+def _reserved_for(subject: str | None) -> Any:
+    """Condition: the challenge was never given back, or was given back for ``subject``."""
+    from chalicelib.models.challenges import ChallengeItem
+
+    free = ChallengeItem.reserved_for.does_not_exist()
+    return free if subject is None else free | (ChallengeItem.reserved_for == subject)
 
 
 def _fixed(answer: str) -> Callable[[], str]:
@@ -336,9 +356,10 @@ def create_challenge() -> Challenge:
     return default_service().create()
 
 
-def consume(captcha_id: str, answer: str) -> Solved:
-    """Raises :class:`CaptchaRejected`; a right answer succeeds exactly once (until given back)."""
-    return default_service().consume(captcha_id, answer)
+def consume(captcha_id: str, answer: str, subject: str | None = None) -> Solved:
+    """Raises :class:`CaptchaRejected`; a right answer succeeds exactly once (until given back,
+    and then for ``subject`` only)."""
+    return default_service().consume(captcha_id, answer, subject)
 
 
 def give_back(solved: Solved) -> bool:

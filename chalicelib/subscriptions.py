@@ -246,7 +246,9 @@ def signup(request: SignupInput, context: RequestContext) -> str:
     """
     from chalicelib import captcha  # light: the picture libraries load only to draw
 
-    solved = captcha.consume(request.captcha_id, request.captcha_answer)
+    # Bound to the address: if it is given back, only this address's retry can use it.
+    solved = captcha.consume(request.captcha_id, request.captcha_answer,
+                             tokens.subscriber_id(request.email))
     counted: ratelimit.Hit | None = None
     try:
         settings = get_settings()

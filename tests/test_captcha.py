@@ -254,6 +254,22 @@ def test_a_give_back_racing_fresh_consumes_lets_at_most_one_of_them_win() -> Non
         assert _outcome(service, challenge.captcha_id, right) == "used"
 
 
+def test_a_challenge_given_back_for_one_subject_takes_that_subject_only() -> None:
+    """While SES refuses mail, one solved challenge must not sign up address after address."""
+    recorder = Recorder()
+    service = _service(answers=recorder)
+    challenge = service.create()
+    right = recorder.answers[0]
+    service.give_back(service.consume(challenge.captcha_id, right, "subscriber-a"))
+    for intruder in ("subscriber-b", None):
+        with pytest.raises(CaptchaRejected) as rejected:
+            service.consume(challenge.captcha_id, right, intruder)
+        assert rejected.value.code == "used"
+    service.consume(challenge.captcha_id, right, "subscriber-a")
+    item = ChallengeItem.get(challenge.captcha_id, consistent_read=True)
+    assert item.reserved_for is None and item.wrong_answers == 0  # served; nothing counted
+
+
 def test_giving_back_an_unknown_challenge_makes_no_item() -> None:
     service = _service()
     assert not service.give_back(captcha.Solved(captcha.new_id(), "0123456789abcdef"))

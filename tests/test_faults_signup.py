@@ -2,8 +2,8 @@
 
 For every AWS call of a signup, failed the way AWS fails under load: the request answers a
 clean 503 (Retry-After, Danish ``{"Code","Message"}``) and gives back what it took (the
-CAPTCHA, the per-IP count, the mail claim); once the fault clears, the same body (same
-CAPTCHA id and answer) is accepted, exactly one confirmation mail goes out, and what is
+CAPTCHA, reserved for that address; the per-IP count; the mail claim); once the fault
+clears, the same body (same CAPTCHA id and answer) is accepted, exactly one confirmation mail goes out, and what is
 stored is what a signup without the fault stores. Also for the form without JavaScript
 (GET /nyhedsbrev → form POST: a 503 page), and under concurrency: a give-back never lets one challenge
 be accepted twice.
@@ -92,6 +92,7 @@ def _shared() -> dict[str, Any]:
         "mail claims": sum(item["key"]["S"].startswith("confirm-mail#") for item in limits),
         "challenges": sorted(("solved_at" in item, "solved_by" in item, item["wrong_answers"]["N"])
                              for item in items["challenges"]),
+        "reserved": sum("reserved_for" in item for item in items["challenges"]),
     }
 
 
@@ -124,18 +125,27 @@ def test_a_fault_at_any_step_is_503_then_the_same_request_is_accepted_as_if_it_n
     assert_clean_unavailable(response.status_code, response.headers, response.body.decode())
     # Given back: the CAPTCHA is unsolved again, the per-IP count and the mail claim are
     # the reference's alone, and no mail went out.
-    assert _shared() == {"ip hits": 1, "mail claims": 1,
-                         "challenges": [(False, False, "0"), (True, True, "0")]}
+    # A consume that failed itself gives nothing back; after it, the CAPTCHA is reserved for
+    # this address.
+    given_back = STEPS[(after, call)] != "captcha"
+    held = {"ip hits": 1, "mail claims": 1, "reserved": int(given_back),
+            "challenges": [(False, False, "0"), (True, True, "0")]}
+    assert _shared() == held
     assert mails_to(outbox, EMAIL) == []
     # Never half-written: the subscriber and its event exist together or not at all.
     written = _shape(EMAIL)
     assert len(written["subscribers"]) == len(written["ledger"]) <= 1
+    if given_back:  # only the same request gets it again: not another address
+        other = post_json(client, "/subscriptions", {**fields, "email": "anden@example.org"})
+        assert other.status_code == 400 and json.loads(other.body)["Code"] == "CaptchaUsed"
+        assert _shared() == held
 
     retry = post_json(client, "/subscriptions", fields)
     assert retry.status_code == 202, retry.body
     assert json.loads(retry.body)["status"] == "accepted"
     assert _shape(EMAIL) == _shape(REFERENCE)
-    assert _shared() == {"ip hits": 2, "mail claims": 2, "challenges": [(True, True, "0")] * 2}
+    assert _shared() == {"ip hits": 2, "mail claims": 2, "reserved": 0,
+                         "challenges": [(True, True, "0")] * 2}
     _one_mail_that_confirms(client, outbox, EMAIL)
 
 
@@ -163,7 +173,8 @@ def test_a_refused_mail_for_an_address_we_know_is_retried_as_if_it_never_happene
 
     assert post_json(client, "/subscriptions", fields).status_code == 202
     assert _shape(EMAIL) == _shape(REFERENCE)
-    assert _shared() == {"ip hits": 2, "mail claims": 2, "challenges": [(True, True, "0")] * 2}
+    assert _shared() == {"ip hits": 2, "mail claims": 2, "reserved": 0,
+                         "challenges": [(True, True, "0")] * 2}
     [mail] = mails_to(outbox, EMAIL)
     [reference] = mails_to(outbox, REFERENCE)
     assert mail.subject == reference.subject
@@ -213,7 +224,8 @@ def test_the_form_without_javascript_under_a_fault_is_a_503_page_and_the_resend_
 
     # The browser sends the same form again (reload, or back and submit).
     assert "Tjek din indbakke" in _result_page(client, post_form(client, "/subscriptions", fields))
-    assert _shared() == {"ip hits": 1, "mail claims": 1, "challenges": [(True, True, "0")]}
+    assert _shared() == {"ip hits": 1, "mail claims": 1, "reserved": 0,
+                         "challenges": [(True, True, "0")]}
     written = _shape(EMAIL)
     assert [item["status"]["S"] for item in written["subscribers"]] == ["pending"]
     assert [event["event"]["S"] for event in written["ledger"]] == ["requested"]

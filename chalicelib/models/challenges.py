@@ -29,4 +29,7 @@ class ChallengeItem(Model):
     # A random id of that consume: only it may give the challenge back (captcha.give_back),
     # so a late or repeated give-back never undoes a later consume.
     solved_by = UnicodeAttribute(null=True)
+    # Set by a give-back for a subject (a subscriber id): from then on only that subject's
+    # retry may solve it.
+    reserved_for = UnicodeAttribute(null=True)
     expires_ttl = NumberAttribute()  # epoch seconds; DynamoDB TTL cleans up
