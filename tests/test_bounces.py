@@ -11,7 +11,7 @@ from chalice.test import Client
 from chalicelib import tokens
 from chalicelib.models.ledger import ConsentEvent
 from chalicelib.models.subscribers import CONFIRMED, PENDING, SUPPRESSED, Subscriber
-from tests.helpers_digest import add_subscriber
+from tests.helpers_digest import add_subscriber, invoke
 
 FIXTURES = Path(__file__).with_name("fixtures") / "ses"
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.dynamodb
 def notify(client: Client, fixture: str) -> list[dict[str, str]]:
     message = (FIXTURES / fixture).read_text(encoding="utf-8")
     event = client.events.generate_sns_event(message=message, subject="Amazon SES Email Event Notification")
-    actions: list[dict[str, str]] = client.lambda_.invoke("ses_notifications", event).payload["actions"]
+    actions: list[dict[str, str]] = invoke(client, "ses_notifications", event)["actions"]
     return actions
 
 
@@ -84,7 +84,7 @@ def test_unknown_addresses_and_foreign_messages_change_nothing(client: Client) -
     assert list(ConsentEvent.query(tokens.subscriber_id("klager@example.org"))) == []
     assert not Subscriber.count(tokens.subscriber_id("klager@example.org"))  # nothing created
     event = client.events.generate_sns_event(message="hej")
-    assert client.lambda_.invoke("ses_notifications", event).payload == {"actions": []}
+    assert invoke(client, "ses_notifications", event) == {"actions": []}
 
 
 @pytest.mark.parametrize("kind", ["Bounce", "Complaint"])
@@ -97,5 +97,5 @@ def test_configuration_set_events_are_read_too(client: Client, kind: str) -> Non
     address = "forkert.adresse@example.org" if kind == "Bounce" else "klager@example.org"
     sid = add_subscriber(address)
     event = client.events.generate_sns_event(message=json.dumps(notification))
-    client.lambda_.invoke("ses_notifications", event)
+    invoke(client, "ses_notifications", event)
     assert Subscriber.get(sid).status == SUPPRESSED

@@ -20,7 +20,7 @@ from chalicelib.models.deliveries import CLAIMED, SENT, Delivery
 from chalicelib.models.site import DIGEST_PK, ENQUEUED, Digest
 from chalicelib.models.subscribers import PENDING, SUPPRESSED, UNSUBSCRIBED, Subscriber
 from tests.conftest import ArticleFactory
-from tests.helpers_digest import add_subscriber, pump, queue_url, queued_count, schedule_event
+from tests.helpers_digest import add_subscriber, invoke, pump, queue_url, queued_count, schedule_event
 
 Outbox = Callable[[], list[Any]]
 
@@ -55,12 +55,12 @@ ELIGIBLE = {"alle@example.org", "cases@example.org", "to-emner@example.org"}
 
 def test_three_schedule_runs_in_one_week_mail_each_eligible_subscriber_once(
         client: Client, audience: dict[str, str], outbox: Outbox) -> None:
-    first = client.lambda_.invoke("digest_schedule", schedule_event(client)).payload
+    first = invoke(client, "digest_schedule", schedule_event(client))
     assert first["outcome"] == "sent-to-queue" and first["complete"]
     assert first["enqueued"] == 4  # the confirmed ones; topics are the worker's business
     pump(client)
     for _ in range(2):
-        later = client.lambda_.invoke("digest_schedule", schedule_event(client)).payload
+        later = invoke(client, "digest_schedule", schedule_event(client))
         assert later["outcome"] == "already-enqueued" and later["enqueued"] == 0
         pump(client)
 
@@ -76,7 +76,7 @@ def test_three_schedule_runs_in_one_week_mail_each_eligible_subscriber_once(
 
 def test_subscribers_get_only_their_topics(client: Client, audience: dict[str, str],
                                            outbox: Outbox) -> None:
-    client.lambda_.invoke("digest_schedule", schedule_event(client))
+    invoke(client, "digest_schedule", schedule_event(client))
     pump(client)
     mails = {mail.to: mail.part("plain") for mail in outbox()}
     assert set(mails) == ELIGIBLE
@@ -92,7 +92,7 @@ def test_digest_mail_is_one_parseable_mime_message_with_rfc8058_headers(
         client: Client, add_articles: ArticleFactory, outbox: Outbox) -> None:
     recent(add_articles, 1, "erfaringer", "erfaring")
     sid = add_subscriber("laeser@example.org")
-    client.lambda_.invoke("digest_schedule", schedule_event(client))
+    invoke(client, "digest_schedule", schedule_event(client))
     pump(client)
     [sent] = outbox()
     raw = sent.message.as_bytes()
@@ -117,7 +117,7 @@ def test_a_week_with_nothing_new_sends_nothing_and_is_recorded(
         client: Client, add_articles: ArticleFactory, outbox: Outbox) -> None:
     add_articles(3, category="cases", start=datetime.now(UTC) - timedelta(days=30))  # old news
     add_subscriber("laeser@example.org")
-    result = client.lambda_.invoke("digest_schedule", schedule_event(client)).payload
+    result = invoke(client, "digest_schedule", schedule_event(client))
     assert result["outcome"] == "nothing-new" and result["enqueued"] == 0
     assert queued_count() == 0 and outbox() == []
     assert [run.outcome for run in runs()] == ["nothing-new"]
@@ -148,7 +148,7 @@ def test_a_worker_that_crashes_mid_batch_is_retried_without_duplicates(
     addresses = [f"laeser{n}@example.org" for n in range(8)]
     for address in addresses:
         add_subscriber(address)
-    client.lambda_.invoke("digest_schedule", schedule_event(client))
+    invoke(client, "digest_schedule", schedule_event(client))
 
     class Crash(BaseException):
         """The Lambda process dies: nothing of ours catches it."""
@@ -168,7 +168,7 @@ def test_a_worker_that_crashes_mid_batch_is_retried_without_duplicates(
         event = {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"],
                               "body": m["Body"]} for m in messages]}
         with pytest.raises(Crash):
-            client.lambda_.invoke("digest_worker", event)
+            invoke(client, "digest_worker", event)
     finally:
         ses.meta.events.unregister("after-call.sesv2.SendEmail", unique_id="crash")
     assert len(outbox()) == 3
@@ -212,7 +212,7 @@ def test_unsubscribed_after_the_fan_out_gets_nothing(
     stays = add_subscriber("bliver@example.org")
     leaves = add_subscriber("gaar@example.org")
     assert stays != leaves
-    client.lambda_.invoke("digest_schedule", schedule_event(client))
+    invoke(client, "digest_schedule", schedule_event(client))
     Subscriber(leaves).update(actions=[Subscriber.status.set(UNSUBSCRIBED),
                                        Subscriber.digest_partition.remove()])
     pump(client)
@@ -318,7 +318,7 @@ def test_the_sqs_handler_with_a_generated_event(client: Client, add_articles: Ar
     body = QueuedSubscriber(digest.sk, digest.created_at.isoformat(), sid, "laeser@example.org",
                             ()).to_json()
     event = client.events.generate_sqs_event([body, body], queue_name="borgerdialog-local-digest")
-    result = client.lambda_.invoke("digest_worker", event).payload
+    result = invoke(client, "digest_worker", event)
     assert (result["sent"], result["skipped"]) == (1, 1)  # the same message twice: one mail
     assert recipients(outbox) == Counter({"laeser@example.org": 1})
 
@@ -330,7 +330,7 @@ def test_the_one_click_url_in_a_digest_mail_unsubscribes(
 
     recent(add_articles, 1, "cases", "case")
     sid = add_subscriber("laeser@example.org")
-    client.lambda_.invoke("digest_schedule", schedule_event(client))
+    invoke(client, "digest_schedule", schedule_event(client))
     pump(client)
     [sent] = outbox()
     one_click = str(sent.message["List-Unsubscribe"]).split(",")[0].strip().strip("<>")

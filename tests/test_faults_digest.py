@@ -19,7 +19,15 @@ from chalicelib.digest import digest_id_for
 from chalicelib.models.deliveries import CLAIMED, SENT, Delivery
 from chalicelib.models.site import DIGEST_PK, ENQUEUED, MARKER_PK, MARKER_SK, Digest, DigestMarker
 from tests.conftest import ArticleFactory
-from tests.helpers_digest import _lambda_record, add_subscriber, pump, queue_url, queued_count, schedule_event
+from tests.helpers_digest import (
+    _lambda_record,
+    add_subscriber,
+    invoke,
+    pump,
+    queue_url,
+    queued_count,
+    schedule_event,
+)
 from tests.helpers_faults import (
     BY_SERVICE,
     MESSAGE_REJECTED,
@@ -80,7 +88,7 @@ def _invoke_worker_once(client: Client) -> bool:
     messages = aws.client("sqs").receive_message(QueueUrl=queue_url(), MaxNumberOfMessages=10,
                                                  VisibilityTimeout=0, AttributeNames=["All"])["Messages"]
     try:
-        client.lambda_.invoke("digest_worker", {"Records": [_lambda_record(m) for m in messages]})
+        invoke(client, "digest_worker", {"Records": [_lambda_record(m) for m in messages]})
     except Exception:
         return True
     return False
@@ -88,7 +96,7 @@ def _invoke_worker_once(client: Client) -> bool:
 
 def test_worker_calls_are_the_ones_the_fault_matrix_covers(client: Client, week: None,
                                                             faults: FaultInjector) -> None:
-    client.lambda_.invoke("digest_schedule", schedule_event(client))
+    invoke(client, "digest_schedule", schedule_event(client))
     faults.calls.clear()
     pump(client)
     worker = [call for call in faults.calls if call not in ("sqs.GetQueueUrl", "sqs.ReceiveMessage")]
@@ -101,7 +109,7 @@ def test_worker_under_faults_mails_each_subscriber_exactly_once_after_retry(
     client: Client, outbox: Outbox, faults: FaultInjector, case: tuple[str, int, Fault],
 ) -> None:
     call, after, fault = case
-    client.lambda_.invoke("digest_schedule", schedule_event(client))
+    invoke(client, "digest_schedule", schedule_event(client))
     faults.inject(call, fault, after=after)
     _invoke_worker_once(client)
     assert faults.injected, f"{call} #{after} was never made: update WORKER_CALLS"
@@ -128,13 +136,13 @@ def test_schedule_under_faults_fails_and_the_next_run_mails_each_subscriber_once
     # Once: the release of the fan-out lease after the failure is a write of its own.
     faults.inject(call, fault, after=after, times=1)
     with pytest.raises(Exception) as raised:  # EventBridge retries a failed invocation
-        client.lambda_.invoke("digest_schedule", schedule_event(client))
+        invoke(client, "digest_schedule", schedule_event(client))
     assert not isinstance(raised.value, AssertionError)
     assert faults.injected, f"{call} #{after} was never made: update SCHEDULE_FAULTS"
     faults.clear()
 
     # EventBridge's retry comes a minute later: well inside the fan-out lease of 15 minutes.
-    result = client.lambda_.invoke("digest_schedule", schedule_event(client)).payload
+    result = invoke(client, "digest_schedule", schedule_event(client))
     assert result["complete"], result
     pump(client)
     assert _recipients(outbox) == Counter(dict.fromkeys(READERS, 1))
