@@ -290,7 +290,11 @@ def _signup_counted(request: SignupInput, context: RequestContext) -> str:
         # Mail to it bounced or was marked as spam: never mail it again, say nothing.
         log.info("Signup for suppressed subscriber %s: nothing sent", sid)
         return SIGNUP_ACCEPTED
-    if not ratelimit.claim(MAIL_CLAIM, sid, seconds=settings.confirm_mail_interval_hours * 3600):
+    # Taken for this request (its CAPTCHA): its retry may take over a claim it failed to
+    # give back, so a release lost to a fault does not swallow the retry's mail for a day.
+    held = ratelimit.claim(MAIL_CLAIM, sid, seconds=settings.confirm_mail_interval_hours * 3600,
+                           request=request.captcha_id)
+    if held is None:
         log.info("Signup for subscriber %s: a mail went out recently; nothing sent", sid)
         return SIGNUP_ACCEPTED
     try:
@@ -313,14 +317,24 @@ def _signup_counted(request: SignupInput, context: RequestContext) -> str:
             "topics": _labels(request.topics),
         })
     except Exception as problem:
-        # Give the claim back, so the visitor's retry is not silently swallowed for a day.
-        ratelimit.release(MAIL_CLAIM, sid)
+        # Give the claim back, so another request for the address is not silently swallowed
+        # for a day (this request's own retry may take it over even if this fails).
+        _release(held, sid)
         if isinstance(problem, TransactWriteError):
             raise
         log.warning("Mail for subscriber %s failed: %s", sid, problem)
         raise MailUnavailable from problem
     log.info("Sent confirmation mail for subscriber %s", sid)
     return SIGNUP_ACCEPTED
+
+
+def _release(held: ratelimit.Claim, sid: str) -> None:
+    """Best effort: the signup's own error is what the visitor must see."""
+    try:
+        if not ratelimit.release(held):
+            log.warning("Mail claim for subscriber %s was no longer held by this signup", sid)
+    except Exception as problem:
+        log.warning("Could not release the mail claim for subscriber %s: %s", sid, problem)
 
 
 def _recorded_by_this_request(current: Subscriber | None, secret: str) -> bool:
@@ -568,10 +582,12 @@ def erase(token: str) -> str:
     """
     sid = _manage_sid(token)
     events = _events(sid)
+    # The subscriber first: if AWS fails part-way, what is left is consent records of someone
+    # we no longer mail (the retry deletes them), never someone we mail without them.
+    Subscriber(sid).delete()
     with ConsentEvent.batch_write() as batch:
         for event in events:
             batch.delete(event)
-    Subscriber(sid).delete()
-    ratelimit.release(MAIL_CLAIM, sid)
+    ratelimit.forget(MAIL_CLAIM, sid)
     log.info("Erased subscriber %s and %d ledger events", sid, len(events))
     return ERASED

@@ -3,7 +3,8 @@
 - fixed-window counters (``<scope>#<subject>#<window start>``), bumped with one atomic,
   conditional ``ADD`` so concurrent requests can never count past the limit;
 - claims (``<scope>#<subject>``) held until ``expires_ttl``, taken with one conditional put
-  (e.g. "a confirmation mail went to this address less than 24 h ago").
+  (e.g. "a confirmation mail went to this address less than 24 h ago"), each carrying the
+  random id of the attempt that took it, so only that attempt can give it back.
 
 ``expires_ttl`` is checked in code: DynamoDB's TTL deletes expired items only eventually.
 """
@@ -25,3 +26,5 @@ class RateLimit(Model):
     key = UnicodeAttribute(hash_key=True)
     hits = NumberAttribute(null=True)  # counters only (``count`` would shadow Model.count)
     expires_ttl = NumberAttribute()  # epoch seconds: end of the window or of the claim
+    attempt = UnicodeAttribute(null=True)  # claims only: the random id of the attempt holding it
+    request = UnicodeAttribute(null=True)  # claims only: keyed hash of the request it was taken for
