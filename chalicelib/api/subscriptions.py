@@ -1,8 +1,9 @@
 """Newsletter routes: signup, the pages behind mail links, and their POST actions.
 
 Every write accepts JSON (answered with JSON) or an HTML form post (answered with 303 to a
-Danish result page), so the static site's form and the mail-link pages work without
-JavaScript. GET never changes anything: mail scanners that open links confirm nothing.
+Danish result page; an AWS fault: a Danish 503 page with Retry-After), so the static
+site's form and the mail-link pages work without JavaScript. GET never changes anything:
+mail scanners that open links confirm nothing.
 """
 
 from __future__ import annotations
@@ -228,6 +229,19 @@ def _signup_unavailable(request: Request, retry_after: int) -> Response:
     return response
 
 
+def _unavailable(request: Request, problem: Exception, *, page: bool) -> Response:
+    """An AWS fault (``transient``) answered as a Danish 503 page for a browser's form post
+    (``page``); anything else, and any API call, goes on to the route guard (JSON 503, or
+    500 for a bug)."""
+    if page:
+        from chalicelib.api.subscription_pages import unavailable_page
+
+        found = unavailable_page(problem)
+        if found is not None:
+            return found
+    raise problem
+
+
 @bp.route("/subscriptions/consent", methods=["GET"], cors=True)
 def consent_text() -> Response:
     """What the signup form shows: the consent text, its version and the topics to choose."""
@@ -249,6 +263,8 @@ def confirm() -> Response:
         outcome = service.confirm(token, _context(request))
     except SubscriptionError as problem:
         return _refused(request, problem)
+    except Exception as problem:
+        return _unavailable(request, problem, page=_is_form(request))
     return _done(request, 200, outcome)
 
 
@@ -259,6 +275,7 @@ def unsubscribe() -> Response:
     from chalicelib import subscriptions as service
 
     request = bp.current_request
+    method = "api"
     try:
         fields = _body(request)
         token = _token(request, fields, frozenset({"List-Unsubscribe"}))
@@ -268,6 +285,9 @@ def unsubscribe() -> Response:
         outcome = service.unsubscribe(token, _context(request), method)
     except SubscriptionError as problem:
         return _refused(request, problem)
+    except Exception as problem:
+        # A mail client's one-click post reads only the status: it keeps the guard's 503.
+        return _unavailable(request, problem, page=method == "page")
     return _done(request, 200, outcome)
 
 
@@ -280,6 +300,8 @@ def export() -> Response:
         data = service.export(_token(request, _body(request), frozenset()))
     except SubscriptionError as problem:
         return _refused(request, problem)
+    except Exception as problem:
+        return _unavailable(request, problem, page=_is_form(request))
     headers = {"Content-Disposition": 'attachment; filename="borgerdialog-mine-data.json"'}
     return _json(200, data, headers)
 
@@ -293,4 +315,6 @@ def erase() -> Response:
         outcome = service.erase(_token(request, _body(request), frozenset()))
     except SubscriptionError as problem:
         return _refused(request, problem)
+    except Exception as problem:
+        return _unavailable(request, problem, page=_is_form(request))
     return _done(request, 200, outcome)

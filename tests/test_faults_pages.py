@@ -1,0 +1,233 @@
+"""The pages behind mail links, and their form posts, under AWS faults.
+
+A person who clicks a link in a mail (GET /subscriptions/confirm) or presses the button on
+one of the link pages (a form post to confirm, unsubscribe, export or erase) and meets an AWS
+fault gets the Danish 503 page with Retry-After, not JSON; an API client (JSON) gets the
+guard's ``{"Code","Message"}``, and so does a mail client's RFC 8058 one-click unsubscribe.
+For every AWS call of each of these requests, and each fault of its service: nothing is
+half-written, and once the fault clears the same request succeeds and leaves what a run
+without the fault leaves (compared with another address that never met the fault).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+from chalicelib import ratelimit, tokens
+from chalicelib.api.docs import DOCUMENT
+from chalicelib.models.ratelimits import RateLimit
+from chalicelib.subscriptions import MAIL_CLAIM
+from tests.helpers_faults import (
+    BY_SERVICE,
+    INTERNALS,
+    Fault,
+    FaultInjector,
+    assert_clean_unavailable,
+    case_id,
+    faults,
+    matrix,
+)
+from tests.helpers_subscriptions import (
+    Outbox,
+    confirm_link,
+    mails_to,
+    post_form,
+    post_json,
+    subscribe,
+    token_of,
+)
+from tests.test_faults_signup import _shape
+
+__all__ = ["faults"]  # the fixture, imported for pytest
+
+EMAIL = "linkside@example.org"
+REFERENCE = "reference@example.org"
+LATER_TIMES = {"confirmed_at", "unsubscribed_at"}  # per address, like signup's (test_faults_signup)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One way a request reaches a link route: what it sends, how it must be answered."""
+
+    name: str
+    confirmed: bool  # the subscriber is confirmed first (else left pending)
+    send: Callable[[Client, str, str], Any]  # (client, confirm token, manage token) → response
+    calls: tuple[str, ...]  # its AWS calls, in order
+    ok: int  # its status without a fault
+    page: bool  # a browser's request: the 503 is the HTML page
+
+
+def _get(path: str) -> Callable[[Client, str, str], Any]:
+    return lambda client, confirm, manage: client.http.get(f"{path}?token={confirm if 'confirm' in path else manage}")
+
+
+def _form(path: str, *extra: tuple[str, str]) -> Callable[[Client, str, str], Any]:
+    def send(client: Client, confirm: str, manage: str) -> Any:
+        return post_form(client, path, [("token", confirm if "confirm" in path else manage), *extra])
+    return send
+
+
+def _json(path: str) -> Callable[[Client, str, str], Any]:
+    def send(client: Client, confirm: str, manage: str) -> Any:
+        return post_json(client, path, {"token": confirm if "confirm" in path else manage})
+    return send
+
+
+def _one_click(client: Client, confirm: str, manage: str) -> Any:
+    return post_form(client, f"/subscriptions/unsubscribe?token={manage}", [("List-Unsubscribe", "One-Click")])
+
+
+CONFIRM = ("dynamodb.GetItem", "dynamodb.TransactWriteItems")
+UNSUBSCRIBE = ("dynamodb.GetItem", "dynamodb.TransactWriteItems")
+EXPORT = ("dynamodb.GetItem", "dynamodb.Query")
+# The subscriber, then their ledger events (one batch), then their mail claim.
+ERASE = ("dynamodb.Query", "dynamodb.DeleteItem", "dynamodb.BatchWriteItem", "dynamodb.DeleteItem")
+
+ROUTES = [
+    Route("confirm-page", False, _get("/subscriptions/confirm"), ("dynamodb.GetItem",), 200, True),
+    Route("confirm-form", False, _form("/subscriptions/confirm"), CONFIRM, 303, True),
+    Route("confirm-json", False, _json("/subscriptions/confirm"), CONFIRM, 200, False),
+    Route("unsubscribe-form", True, _form("/subscriptions/unsubscribe"), UNSUBSCRIBE, 303, True),
+    Route("unsubscribe-one-click", True, _one_click, UNSUBSCRIBE, 303, False),
+    Route("unsubscribe-json", True, _json("/subscriptions/unsubscribe"), UNSUBSCRIBE, 200, False),
+    Route("export-form", True, _form("/subscriptions/export"), EXPORT, 200, True),
+    Route("export-json", True, _json("/subscriptions/export"), EXPORT, 200, False),
+    Route("erase-form", True, _form("/subscriptions/erase"), ERASE, 303, True),
+    Route("erase-json", True, _json("/subscriptions/erase"), ERASE, 200, False),
+]
+# The other link pages check the link's signature only: no AWS call a fault could hit.
+PAGES_WITHOUT_AWS = ["/subscriptions/unsubscribe", "/subscriptions/export", "/subscriptions/erase"]
+
+
+def _tokens(client: Client, outbox: Outbox, email: str, confirmed: bool) -> tuple[str, str]:
+    assert subscribe(client, email).status_code == 202
+    [mail] = mails_to(outbox, email)
+    confirm = token_of(confirm_link(mail))
+    if confirmed:
+        assert post_json(client, "/subscriptions/confirm", {"token": confirm}).status_code == 200
+    return confirm, token_of(tokens.one_click_unsubscribe_url(tokens.subscriber_id(email)))
+
+
+def _stored(email: str) -> dict[str, Any]:
+    """What is stored for the address (without per-signup values), and its mail claim."""
+    sid = tokens.subscriber_id(email)
+    shape = _shape(email)
+    subscribers = [{name: value for name, value in item.items() if name not in LATER_TIMES}
+                   for item in shape["subscribers"]]
+    return {**shape, "subscribers": subscribers,
+            "mail claim": RateLimit.count(ratelimit._subject_key(MAIL_CLAIM, sid)) == 1}
+
+
+def _answer(response: Any) -> Any:
+    """What the response tells: a JSON body without its time stamp, or the status alone."""
+    if response.headers.get("Content-Type", "").startswith("application/json"):
+        body = json.loads(response.body)
+        body.pop("exported_at", None)
+        return response.status_code, _anonymous(body)
+    return response.status_code, response.headers.get("Location")
+
+
+def _anonymous(value: Any) -> Any:
+    """An export without the values that differ between two addresses' signups."""
+    if isinstance(value, dict):
+        return {key: _anonymous(item) for key, item in value.items()
+                if key not in {"subscriber_id", "email", "created_at", "updated_at", "confirmed_at",
+                               "unsubscribed_at", "subject", "event_key", "at", "confirm_expires_at"}}
+    if isinstance(value, list):
+        return [_anonymous(item) for item in value]
+    return value
+
+
+def _assert_unavailable_page(response: Any) -> None:
+    assert response.status_code == 503, response.body
+    assert int(response.headers["Retry-After"]) > 0
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "no-referrer"  # the URL may hold the token
+    page = response.body.decode()
+    assert "Prøv igen om lidt" in page and "genindlæs siden" in page
+    assert not any(marker in page for marker in INTERNALS)
+
+
+def _assert_documented(route: Route, response: Any) -> None:
+    """The 503 is one the OpenAPI document names for this operation, with its headers."""
+    document = json.loads(DOCUMENT.read_text(encoding="utf-8"))
+    method = "get" if route.name == "confirm-page" else "post"
+    path = f"/subscriptions/{route.name.split('-')[0]}"
+    documented = document["paths"][path][method]["responses"]["503"]
+    name = documented["$ref"].rsplit("/", 1)[1]
+    documented = document["components"]["responses"][name]
+    assert response.headers["Content-Type"].split(";")[0] in documented["content"]
+    assert set(documented["headers"]) <= set(response.headers)
+
+
+def test_the_fault_matrix_covers_every_call_of_every_link_route(
+    client: Client, outbox: Outbox, faults: FaultInjector,
+) -> None:
+    for number, route in enumerate(ROUTES):
+        confirm, manage = _tokens(client, outbox, f"daekning{number}@example.org", route.confirmed)
+        faults.calls.clear()
+        assert route.send(client, confirm, manage).status_code == route.ok, route.name
+        assert tuple(faults.calls) == route.calls, route.name
+    for path in PAGES_WITHOUT_AWS:
+        faults.calls.clear()
+        assert client.http.get(f"{path}?token={manage}").status_code == 200
+        assert faults.calls == []
+
+
+def _cases() -> list[tuple[Route, str, int, Fault]]:
+    """JSON erase and export with every fault of each call; the other requests with the first
+    fault of each call's service (which fault it is does not change their path). JSON confirm
+    and unsubscribe have their full matrix in test_faults_subscriptions.py."""
+    cases = []
+    for route in ROUTES:
+        if route.name in ("confirm-json", "unsubscribe-json"):
+            continue
+        for call, after, fault in matrix(list(route.calls)):
+            if route.name in ("export-json", "erase-json") or fault == BY_SERVICE[call.split(".")[0]][0]:
+                cases.append((route, call, after, fault))
+    return cases
+
+
+CASES = _cases()
+
+
+def _id(case: tuple[Route, str, int, Fault]) -> str:
+    route, call, after, fault = case
+    return f"{route.name}-{call.split('.')[1]}{after or ''}-{case_id(fault)}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=_id)
+def test_a_fault_is_a_503_then_the_same_request_succeeds_as_if_it_never_happened(
+    client: Client, outbox: Outbox, faults: FaultInjector, case: tuple[Route, str, int, Fault],
+) -> None:
+    route, call, after, fault = case
+    # The same request without the fault, for comparison (same account, another address).
+    reference = route.send(client, *_tokens(client, outbox, REFERENCE, route.confirmed))
+    assert reference.status_code == route.ok, reference.body
+    confirm, manage = _tokens(client, outbox, EMAIL, route.confirmed)
+    before = _stored(EMAIL)
+
+    faults.inject(call, fault, times=1, after=after)
+    response = route.send(client, confirm, manage)
+    assert sum(faults.injected.values()) == 1, "the fault was not reached"
+    if route.page:
+        _assert_unavailable_page(response)
+    else:
+        assert_clean_unavailable(response.status_code, response.headers, response.body.decode())
+    _assert_documented(route, response)
+    # Never half-written: unchanged, or (erase) the subscriber gone before their records.
+    during = _stored(EMAIL)
+    if during != before:
+        assert route.name.startswith("erase") and during["subscribers"] == [], during
+
+    retry = route.send(client, confirm, manage)
+    assert _answer(retry) == _answer(reference)
+    assert _stored(EMAIL) == _stored(REFERENCE)
+    assert len(mails_to(outbox, EMAIL)) == 1  # the confirmation mail, and nothing since
