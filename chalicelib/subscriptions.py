@@ -17,6 +17,9 @@ The rules this module keeps (see README "Nyhedsbrev / newsletter"):
   and concurrent requests change state exactly once.
 - Confirm and unsubscribe are idempotent: repeating them is a success that changes nothing.
 - Erase deletes the subscriber item, their ledger events and their mail claim; nothing is kept.
+- A signup never confirmed leaves nothing: its ledger events carry the pending item's
+  ``expires_ttl`` and go with it. Confirming removes the TTL from the confirmed ``requested``
+  event (the proof of consent) in the confirm's own transaction.
 """
 
 from __future__ import annotations
@@ -205,7 +208,7 @@ def _load(sid: str) -> Subscriber | None:
 
 
 def _event(sid: str, kind: str, at: datetime, context: RequestContext | None,
-           detail: dict[str, str] | None = None) -> ConsentEvent:
+           detail: dict[str, str] | None = None, *, expires_ttl: int | None = None) -> ConsentEvent:
     return ConsentEvent(
         sid,
         f"{at.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{secrets.token_hex(4)}",
@@ -216,7 +219,12 @@ def _event(sid: str, kind: str, at: datetime, context: RequestContext | None,
         form_url=_clip(context.form_url) if context else None,
         consent_version=consent.current().version,
         detail=detail or None,
+        expires_ttl=expires_ttl,
     )
+
+
+def _int_or_none(value: float | None) -> int | None:
+    return None if value is None else int(value)
 
 
 def _connection() -> Any:
@@ -349,7 +357,9 @@ def _record_request(request: SignupInput, context: RequestContext, sid: str, sec
     transaction; None when a concurrent change won (theirs stands)."""
     now = _now()
     expires = now + timedelta(hours=get_settings().confirm_token_hours)
-    event = _event(sid, "requested", now, context, {"topics": ",".join(request.topics)})
+    ttl = int(expires.timestamp())  # the event expires with the pending item, to the second
+    event = _event(sid, "requested", now, context, {"topics": ",".join(request.topics)},
+                   expires_ttl=ttl)
     try:
         with TransactWrite(connection=_connection()) as transaction:
             if current is None:
@@ -357,7 +367,7 @@ def _record_request(request: SignupInput, context: RequestContext, sid: str, sec
                     sid, email=request.email, status=PENDING, topics=list(request.topics),
                     consent_version=consent.current().version, created_at=now, updated_at=now,
                     confirm_token_hash=tokens.hash_secret(secret), confirm_expires_at=expires,
-                    expires_ttl=int(expires.timestamp()),
+                    expires_ttl=ttl, request_event_key=event.event_key,
                 ), condition=Subscriber.subscriber_id.does_not_exist())
             else:
                 transaction.update(Subscriber(sid), actions=[
@@ -368,7 +378,8 @@ def _record_request(request: SignupInput, context: RequestContext, sid: str, sec
                     Subscriber.updated_at.set(now),
                     Subscriber.confirm_token_hash.set(tokens.hash_secret(secret)),
                     Subscriber.confirm_expires_at.set(expires),
-                    Subscriber.expires_ttl.set(int(expires.timestamp())),
+                    Subscriber.expires_ttl.set(ttl),
+                    Subscriber.request_event_key.set(event.event_key),
                 ], condition=_unchanged_since(current))
             transaction.save(event, condition=ConsentEvent.event_key.does_not_exist())
     except TransactWriteError as problem:
@@ -463,28 +474,49 @@ def confirm(token: str, context: RequestContext) -> str:
     if current.status == CONFIRMED:
         return ALREADY_CONFIRMED
     _refuse_confirm(current, now)
-    try:
-        with TransactWrite(connection=_connection()) as transaction:
-            transaction.update(Subscriber(sid), actions=[
-                Subscriber.status.set(CONFIRMED),
-                Subscriber.digest_partition.set(DIGEST_PARTITION),
-                Subscriber.confirmed_at.set(now),
-                Subscriber.updated_at.set(now),
-                Subscriber.expires_ttl.remove(),
-            ], condition=(Subscriber.status == PENDING)
-                & (Subscriber.confirm_token_hash == current.confirm_token_hash))
-            transaction.save(_event(sid, "confirmed", now, context),
-                             condition=ConsentEvent.event_key.does_not_exist())
-    except TransactWriteError as problem:
-        if not _cancelled(problem):
-            raise
-        _, again = _check_confirm_token(token)
-        if again.status == CONFIRMED:
-            return ALREADY_CONFIRMED
-        _refuse_confirm(again, now)
-        raise SubscriptionError(409, "Busy", "Tilmeldingen blev ændret samtidig. Prøv igen.") from None
-    log.info("Confirmed subscriber %s", sid)
-    return CONFIRMED_NOW
+    proof: str | None = current.request_event_key
+    for _ in range(2):
+        try:
+            _confirm_write(sid, current, proof, now, context)
+        except TransactWriteError as problem:
+            if not _cancelled(problem):
+                raise
+            _, again = _check_confirm_token(token)
+            if again.status == CONFIRMED:
+                return ALREADY_CONFIRMED
+            _refuse_confirm(again, now)
+            if proof is None or again.updated_at != current.updated_at:
+                raise SubscriptionError(
+                    409, "Busy", "Tilmeldingen blev ændret samtidig. Prøv igen.") from None
+            # Nothing changed, so its requested event is what is missing (deleted by hand):
+            # confirm without it rather than refuse this link for ever.
+            log.warning("Requested event %s of subscriber %s is missing", proof, sid)
+            proof = None
+            continue
+        log.info("Confirmed subscriber %s", sid)
+        return CONFIRMED_NOW
+    raise SubscriptionError(409, "Busy", "Tilmeldingen blev ændret samtidig. Prøv igen.")
+
+
+def _confirm_write(sid: str, current: Subscriber, proof: str | None, now: datetime,
+                   context: RequestContext) -> None:
+    """One transaction: the subscriber, their ``confirmed`` event and, when known, the
+    ``requested`` event being confirmed, which stops expiring (the proof of consent)."""
+    with TransactWrite(connection=_connection()) as transaction:
+        transaction.update(Subscriber(sid), actions=[
+            Subscriber.status.set(CONFIRMED),
+            Subscriber.digest_partition.set(DIGEST_PARTITION),
+            Subscriber.confirmed_at.set(now),
+            Subscriber.updated_at.set(now),
+            Subscriber.expires_ttl.remove(),
+        ], condition=(Subscriber.status == PENDING)
+            & (Subscriber.confirm_token_hash == current.confirm_token_hash))
+        transaction.save(_event(sid, "confirmed", now, context),
+                         condition=ConsentEvent.event_key.does_not_exist())
+        if proof is not None:
+            # Conditional: an update of a missing item would create a bare one.
+            transaction.update(ConsentEvent(sid, proof), actions=[ConsentEvent.expires_ttl.remove()],
+                               condition=ConsentEvent.event_key.exists())
 
 
 # ---------------------------------------------------------------------------- unsubscribe
@@ -513,8 +545,10 @@ def unsubscribe(token: str, context: RequestContext, method: str) -> str:
                     Subscriber.updated_at.set(now),
                 ], condition=_unchanged_since(current))
                 transaction.save(
+                    # A pending item keeps its expiry when unsubscribed: the event goes with it.
                     _event(sid, "unsubscribed", now, context,
-                           {"method": method, "previous_status": current.status}),
+                           {"method": method, "previous_status": current.status},
+                           expires_ttl=_int_or_none(current.expires_ttl)),
                     condition=ConsentEvent.event_key.does_not_exist())
         except TransactWriteError as problem:
             if not _cancelled(problem):
@@ -528,7 +562,7 @@ def unsubscribe(token: str, context: RequestContext, method: str) -> str:
 # ---------------------------------------------------------------------------- data rights
 
 # Never exported: secrets (even hashed) and internal index keys.
-_PRIVATE = frozenset({"confirm_token_hash", "digest_partition", "expires_ttl"})
+_PRIVATE = frozenset({"confirm_token_hash", "digest_partition", "expires_ttl", "request_event_key"})
 
 
 def _events(sid: str) -> list[ConsentEvent]:
@@ -569,7 +603,7 @@ def export(token: str) -> dict[str, Any]:
         "exported_at": _plain(_now()),
         "controller": "Center for Borgerdialog",
         "subscriber": _as_dict(current, _PRIVATE) if current else None,
-        "consent_events": [_as_dict(event) for event in events],
+        "consent_events": [_as_dict(event, _PRIVATE) for event in events],
         "consent_texts": {text.version: text.text},
     }
 

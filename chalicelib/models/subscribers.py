@@ -62,5 +62,8 @@ class Subscriber(Model):
     confirm_expires_at = UTCDateTimeAttribute(null=True)
     digest_partition = UnicodeAttribute(null=True)
     expires_ttl = NumberAttribute(null=True)  # epoch seconds; DynamoDB TTL cleans up
+    # event_key of the ``requested`` ledger event the current confirmation token belongs to:
+    # confirming makes that event permanent (older items lack it; their events never expire).
+    request_event_key = UnicodeAttribute(null=True)
 
     digest_index = DigestIndex()
