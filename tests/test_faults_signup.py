@@ -61,7 +61,8 @@ STEPS = {(0, "dynamodb.UpdateItem"): "captcha", (1, "dynamodb.UpdateItem"): "ip-
          (0, "dynamodb.TransactWriteItems"): "record", (0, "sesv2.SendEmail"): "mail"}
 # Per address: written once per signup, differs between two signups only in these values.
 VOLATILE = {"subscriber_id", "email", "created_at", "updated_at", "confirm_token_hash",
-            "confirm_expires_at", "expires_ttl", "subject", "event_key", "at"}
+            "confirm_expires_at", "expires_ttl", "subject", "event_key", "at",
+            "request_event_key"}
 
 
 def _id(case: tuple[str, int, Fault]) -> str:
