@@ -28,8 +28,8 @@ from tests.helpers_faults import (
     case_id,
     faults,
 )
+from tests.helpers_signup_state import REFERENCE, one_mail_that_confirms, shared_totals, stored_shape
 from tests.helpers_subscriptions import Outbox, mails_to, post_json, signup_fields
-from tests.test_faults_signup import REFERENCE, _one_mail_that_confirms, _shape, _shared
 
 __all__ = ["faults"]  # the fixture, imported for pytest
 
@@ -119,7 +119,7 @@ def test_when_the_release_fails_the_visitor_gets_a_503_and_the_same_request_then
     # Not "accepted": no mail went out, and the answer says to try again.
     assert_clean_unavailable(response.status_code, response.headers, response.body.decode())
     assert mails_to(outbox, EMAIL) == []
-    assert _shared()["mail claims"] == 2  # the reference's and the leftover one
+    assert shared_totals()["mail claims"] == 2  # the reference's and the leftover one
 
     # Another address cannot use the given-back CAPTCHA, so cannot use the leftover claim.
     other = post_json(client, "/subscriptions", {**fields, "email": "anden@example.org"})
@@ -127,10 +127,10 @@ def test_when_the_release_fails_the_visitor_gets_a_503_and_the_same_request_then
 
     retry = post_json(client, "/subscriptions", fields)
     assert retry.status_code == 202, retry.body
-    assert _shape(EMAIL) == _shape(REFERENCE)
-    assert _shared() == {"ip hits": 2, "mail claims": 2, "reserved": 0,
+    assert stored_shape(EMAIL) == stored_shape(REFERENCE)
+    assert shared_totals() == {"ip hits": 2, "mail claims": 2, "reserved": 0,
                          "challenges": [(True, True, "0")] * 2}
-    _one_mail_that_confirms(client, outbox, EMAIL)
+    one_mail_that_confirms(client, outbox, EMAIL)
     # The retry's claim is a real one: a new request within the interval sends nothing more.
     assert post_json(client, "/subscriptions", signup_fields(client, EMAIL)).status_code == 202
     assert len(mails_to(outbox, EMAIL)) == 1

@@ -33,6 +33,7 @@ from tests.helpers_faults import (
     faults,
     matrix,
 )
+from tests.helpers_signup_state import stored_shape
 from tests.helpers_subscriptions import (
     Outbox,
     confirm_link,
@@ -42,7 +43,6 @@ from tests.helpers_subscriptions import (
     subscribe,
     token_of,
 )
-from tests.test_faults_signup import _shape
 
 __all__ = ["faults"]  # the fixture, imported for pytest
 
@@ -117,7 +117,7 @@ def _tokens(client: Client, outbox: Outbox, email: str, confirmed: bool) -> tupl
 def _stored(email: str) -> dict[str, Any]:
     """What is stored for the address (without per-signup values), and its mail claim."""
     sid = tokens.subscriber_id(email)
-    shape = _shape(email)
+    shape = stored_shape(email)
     subscribers = [{name: value for name, value in item.items() if name not in LATER_TIMES}
                    for item in shape["subscribers"]]
     return {**shape, "subscribers": subscribers,

@@ -35,11 +35,11 @@ from tests.helpers_faults import (
     faults,
     matrix,
 )
+from tests.helpers_signup_state import REFERENCE, one_mail_that_confirms, shared_totals, stored_shape
 from tests.helpers_subscriptions import (
     ANSWER,
     Outbox,
     confirm_link,
-    held_items,
     mails_to,
     new_challenge,
     path_of,
@@ -51,7 +51,6 @@ from tests.helpers_subscriptions import (
 __all__ = ["faults"]  # the fixture, imported for pytest
 
 EMAIL = "uheld@example.org"
-REFERENCE = "reference@example.org"
 # A signup's AWS calls in order: CAPTCHA consumed, per-IP counter, the subscriber's state,
 # the address's mail claim, subscriber + ledger event (one transaction), the mail.
 SIGNUP_CALLS = ["dynamodb.UpdateItem", "dynamodb.UpdateItem", "dynamodb.GetItem", "dynamodb.PutItem",
@@ -59,48 +58,12 @@ SIGNUP_CALLS = ["dynamodb.UpdateItem", "dynamodb.UpdateItem", "dynamodb.GetItem"
 STEPS = {(0, "dynamodb.UpdateItem"): "captcha", (1, "dynamodb.UpdateItem"): "ip-limit",
          (0, "dynamodb.GetItem"): "read", (0, "dynamodb.PutItem"): "mail-claim",
          (0, "dynamodb.TransactWriteItems"): "record", (0, "sesv2.SendEmail"): "mail"}
-# Per address: written once per signup, differs between two signups only in these values.
-VOLATILE = {"subscriber_id", "email", "created_at", "updated_at", "confirm_token_hash",
-            "confirm_expires_at", "expires_ttl", "subject", "event_key", "at",
-            "request_event_key"}
+
 
 
 def _id(case: tuple[str, int, Fault]) -> str:
     call, after, fault = case
     return f"{STEPS[(after, call)]}-{case_id(fault)}"
-
-
-def _shape(email: str) -> dict[str, Any]:
-    """What is stored for one address's signup, without the values that differ per signup."""
-    sid = tokens.subscriber_id(email)
-    items = held_items()
-
-    def plain(item: dict[str, Any]) -> dict[str, Any]:
-        return {name: value for name, value in item.items() if name not in VOLATILE}
-
-    return {
-        "subscribers": [plain(item) for item in items["subscribers"] if item["subscriber_id"]["S"] == sid],
-        "ledger": [plain(item) for item in items["ledger"] if item["subject"]["S"] == sid],
-    }
-
-
-def _shared() -> dict[str, Any]:
-    """The tables' totals: per-IP hits, mail claims held, challenges solved or not."""
-    items = held_items()
-    limits = items["ratelimits"]
-    return {
-        "ip hits": sum(int(item["hits"]["N"]) for item in limits if item["key"]["S"].startswith("signup-ip#")),
-        "mail claims": sum(item["key"]["S"].startswith("confirm-mail#") for item in limits),
-        "challenges": sorted(("solved_at" in item, "solved_by" in item, item["wrong_answers"]["N"])
-                             for item in items["challenges"]),
-        "reserved": sum("reserved_for" in item for item in items["challenges"]),
-    }
-
-
-def _one_mail_that_confirms(client: Client, outbox: Outbox, email: str) -> None:
-    [mail] = mails_to(outbox, email)
-    assert mail.subject.startswith("Bekræft din tilmelding")
-    assert client.http.post(path_of(confirm_link(mail))).status_code == 200
 
 
 def test_the_fault_matrix_covers_every_call_of_a_signup(client: Client, faults: FaultInjector) -> None:
@@ -131,23 +94,23 @@ def test_a_fault_at_any_step_is_503_then_the_same_request_is_accepted_as_if_it_n
     given_back = STEPS[(after, call)] != "captcha"
     held = {"ip hits": 1, "mail claims": 1, "reserved": int(given_back),
             "challenges": [(False, False, "0"), (True, True, "0")]}
-    assert _shared() == held
+    assert shared_totals() == held
     assert mails_to(outbox, EMAIL) == []
     # Never half-written: the subscriber and its event exist together or not at all.
-    written = _shape(EMAIL)
+    written = stored_shape(EMAIL)
     assert len(written["subscribers"]) == len(written["ledger"]) <= 1
     if given_back:  # only the same request gets it again: not another address
         other = post_json(client, "/subscriptions", {**fields, "email": "anden@example.org"})
         assert other.status_code == 400 and json.loads(other.body)["Code"] == "CaptchaUsed"
-        assert _shared() == held
+        assert shared_totals() == held
 
     retry = post_json(client, "/subscriptions", fields)
     assert retry.status_code == 202, retry.body
     assert json.loads(retry.body)["status"] == "accepted"
-    assert _shape(EMAIL) == _shape(REFERENCE)
-    assert _shared() == {"ip hits": 2, "mail claims": 2, "reserved": 0,
+    assert stored_shape(EMAIL) == stored_shape(REFERENCE)
+    assert shared_totals() == {"ip hits": 2, "mail claims": 2, "reserved": 0,
                          "challenges": [(True, True, "0")] * 2}
-    _one_mail_that_confirms(client, outbox, EMAIL)
+    one_mail_that_confirms(client, outbox, EMAIL)
 
 
 def _put_in_state(email: str, status: str) -> None:
@@ -173,8 +136,8 @@ def test_a_refused_mail_for_an_address_we_know_is_retried_as_if_it_never_happene
     assert mails_to(outbox, EMAIL) == []
 
     assert post_json(client, "/subscriptions", fields).status_code == 202
-    assert _shape(EMAIL) == _shape(REFERENCE)
-    assert _shared() == {"ip hits": 2, "mail claims": 2, "reserved": 0,
+    assert stored_shape(EMAIL) == stored_shape(REFERENCE)
+    assert shared_totals() == {"ip hits": 2, "mail claims": 2, "reserved": 0,
                          "challenges": [(True, True, "0")] * 2}
     [mail] = mails_to(outbox, EMAIL)
     [reference] = mails_to(outbox, REFERENCE)
@@ -225,12 +188,12 @@ def test_the_form_without_javascript_under_a_fault_is_a_503_page_and_the_resend_
 
     # The browser sends the same form again (reload, or back and submit).
     assert "Tjek din indbakke" in _result_page(client, post_form(client, "/subscriptions", fields))
-    assert _shared() == {"ip hits": 1, "mail claims": 1, "reserved": 0,
+    assert shared_totals() == {"ip hits": 1, "mail claims": 1, "reserved": 0,
                          "challenges": [(True, True, "0")]}
-    written = _shape(EMAIL)
+    written = stored_shape(EMAIL)
     assert [item["status"]["S"] for item in written["subscribers"]] == ["pending"]
     assert [event["event"]["S"] for event in written["ledger"]] == ["requested"]
-    _one_mail_that_confirms(client, outbox, EMAIL)
+    one_mail_that_confirms(client, outbox, EMAIL)
 
 
 def test_when_the_give_back_fails_too_the_answer_is_still_a_clean_503(
@@ -250,7 +213,7 @@ def test_when_the_give_back_fails_too_the_answer_is_still_a_clean_503(
     assert "ny udfordring" in json.loads(again.body)["Message"]
     fresh = {**fields, "captcha_id": new_challenge(client)}
     assert post_json(client, "/subscriptions", fresh).status_code == 202
-    _one_mail_that_confirms(client, outbox, EMAIL)
+    one_mail_that_confirms(client, outbox, EMAIL)
 
 
 def test_a_give_back_racing_identical_retries_accepts_the_request_once(
@@ -270,8 +233,8 @@ def test_a_give_back_racing_identical_retries_accepts_the_request_once(
     if statuses[202] == 0:  # every copy ran before the give-back: the retry after is accepted
         assert post_json(client, "/subscriptions", fields).status_code == 202
     assert post_json(client, "/subscriptions", fields).status_code == 400  # used, for good now
-    _one_mail_that_confirms(client, outbox, EMAIL)
-    written = _shape(EMAIL)
+    one_mail_that_confirms(client, outbox, EMAIL)
+    written = stored_shape(EMAIL)
     assert [event["event"]["S"] for event in written["ledger"]] == ["requested", "confirmed"]
 
 
