@@ -35,8 +35,9 @@ def _touched_keys(backend: Any, transact_items: list[dict[str, Any]]) -> dict[st
     touched: dict[str, list[tuple[Any, Any]]] = defaultdict(list)
     for item in transact_items:
         for op_type, op in item.items():
-            table = backend.tables.get(op.get("TableName"))
-            if table is None:
+            try:  # by name or by ARN, as moto resolves it
+                table = backend.get_table(op.get("TableName"))
+            except Exception:  # noqa: S112 - an unknown table: moto answers with its own error
                 continue
             key = op["Item"] if op_type == "Put" else op.get("Key", {})
             if table.hash_key_attr not in key:
@@ -51,7 +52,10 @@ def _touched_keys(backend: Any, transact_items: list[dict[str, Any]]) -> dict[st
 def _snapshot(table: Any, memo: dict[int, Any]) -> Any:
     """A Table whose items equal ``table``'s now, copying only the items the transaction names."""
     keys = _active.keys.get(table.name, [])
-    clone = copy.copy(table)
+    # Not copy.copy: moto's BaseModel.__new__ records every instance (instances_tracked,
+    # cleared only by a reset), and each snapshot holds a copy of the items dict.
+    clone = object.__new__(type(table))
+    clone.__dict__.update(table.__dict__)
     memo[id(table)] = clone
     if table.range_key_attr:
         clone.items = defaultdict(dict, {h: dict(by_range) for h, by_range in table.items.items()})
@@ -65,8 +69,11 @@ def _snapshot(table: Any, memo: dict[int, Any]) -> Any:
             if hash_value in clone.items:
                 clone.items[hash_value] = copy.deepcopy(clone.items[hash_value])
     if table.stream_shard is not None:  # stream records a cancelled transaction added go too
-        clone.stream_shard = copy.copy(table.stream_shard)
-        clone.stream_shard.items = list(table.stream_shard.items)
+        shard = object.__new__(type(table.stream_shard))
+        shard.__dict__.update(table.stream_shard.__dict__)
+        shard.items = list(table.stream_shard.items)
+        shard.table = clone
+        clone.stream_shard = shard
     return clone
 
 

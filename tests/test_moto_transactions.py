@@ -67,6 +67,65 @@ def test_a_cancelled_transaction_on_a_hash_only_table_restores_a_deleted_item() 
     assert _items(db, table) == before
 
 
+def test_a_table_named_by_arn_and_by_name_in_one_transaction_rolls_back_whole() -> None:
+    db, table = _dynamodb(), get_settings().site_table
+    arn = db.describe_table(TableName=table)["Table"]["TableArn"]
+    db.put_item(TableName=table, Item={**_site_key("a"), "n": {"N": "1"}})
+    db.put_item(TableName=table, Item={**_site_key("b"), "n": {"N": "1"}})
+    before = _items(db, table)
+
+    with pytest.raises(ClientError):
+        db.transact_write_items(TransactItems=[
+            {"Update": {"TableName": arn, "Key": _site_key("a"), "UpdateExpression": "ADD n :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+            {"ConditionCheck": {"TableName": table, "Key": _site_key("b"),
+                                "ConditionExpression": "attribute_not_exists(n)"}},
+        ])
+
+    assert _items(db, table) == before
+
+
+SNAPSHOT_PROBE = """
+import boto3
+from moto import mock_aws
+from moto.dynamodb.models.table import Table
+from devtools import moto_transactions
+
+moto_transactions.install()
+with mock_aws():
+    db = boto3.client("dynamodb", region_name="eu-north-1")
+    db.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                    KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                    AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}])
+    tracked = len(Table.instances_tracked)
+    for n in range(20):
+        try:
+            db.transact_write_items(TransactItems=[
+                {"Put": {"TableName": "t", "Item": {"k": {"S": str(n)}}}},
+                {"ConditionCheck": {"TableName": "t", "Key": {"k": {"S": "x"}},
+                                    "ConditionExpression": "attribute_exists(k)"}}])
+        except db.exceptions.TransactionCanceledException:
+            pass
+        db.transact_write_items(TransactItems=[{"Put": {"TableName": "t", "Item": {"k": {"S": str(n)}}}}])
+    print(len(Table.instances_tracked) - tracked, len(db.scan(TableName="t")["Items"]))
+"""
+
+
+def test_snapshots_are_not_kept_by_moto() -> None:
+    """moto records every model instance it creates until a reset; a snapshot per
+    transaction (each holding the table's item dict) would grow the server without bound."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    done = subprocess.run([sys.executable, "-c", SNAPSHOT_PROBE], cwd=ROOT, capture_output=True,
+                          text=True, check=True, env={"AWS_ACCESS_KEY_ID": "testing",
+                                                      "AWS_SECRET_ACCESS_KEY": "testing",
+                                                      "PATH": "/usr/bin:/bin"})
+    assert done.stdout.split() == ["0", "20"]  # no Table kept; 20 cancelled, 20 written
+
+
 def _random_transactions(seed: int, count: int, table: str) -> list[list[dict[str, Any]]]:
     """Puts, in-place updates, deletes and condition checks over six keys; many cancel."""
     rng = random.Random(seed)
