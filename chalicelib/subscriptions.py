@@ -236,6 +236,21 @@ def _cancelled(problem: TransactWriteError) -> bool:
     return problem.cause_response_code == "TransactionCanceledException"
 
 
+def _reasons(problem: TransactWriteError) -> list[str | None]:
+    """Why each item of a cancelled transaction was refused (None: not that item)."""
+    return [reason.code if reason is not None and reason.code not in ("", "None") else None
+            for reason in problem.cancellation_reasons or []]
+
+
+def _conditions_failed(problem: TransactWriteError) -> bool:
+    """Cancelled only because a condition did not hold: the data differs from what we read.
+    Anything else (a conflicting transaction, throttling) is about load, not about the data:
+    the caller re-raises it and ``chalicelib.transient`` makes it a 503."""
+    reasons = [reason for reason in _reasons(problem) if reason is not None]
+    return _cancelled(problem) and bool(reasons) and all(
+        reason == "ConditionalCheckFailed" for reason in reasons)
+
+
 def _unchanged_since(current: Subscriber) -> Any:
     """Condition: the item is still in the state we read (optimistic concurrency)."""
     return (Subscriber.status == current.status) & (Subscriber.updated_at == current.updated_at)
@@ -479,17 +494,18 @@ def confirm(token: str, context: RequestContext) -> str:
         try:
             _confirm_write(sid, current, proof, now, context)
         except TransactWriteError as problem:
-            if not _cancelled(problem):
-                raise
+            if not _conditions_failed(problem):
+                raise  # load (TransactionConflict, throttling): a 503; the retry keeps the proof
             _, again = _check_confirm_token(token)
             if again.status == CONFIRMED:
                 return ALREADY_CONFIRMED
             _refuse_confirm(again, now)
-            if proof is None or again.updated_at != current.updated_at:
+            if proof is None or again.updated_at != current.updated_at or \
+                    _reasons(problem) != [None, None, "ConditionalCheckFailed"]:
                 raise SubscriptionError(
                     409, "Busy", "Tilmeldingen blev ændret samtidig. Prøv igen.") from None
-            # Nothing changed, so its requested event is what is missing (deleted by hand):
-            # confirm without it rather than refuse this link for ever.
+            # Only the requested event's condition failed: it is missing (deleted by hand).
+            # Confirm without it rather than refuse this link for ever.
             log.warning("Requested event %s of subscriber %s is missing", proof, sid)
             proof = None
             continue

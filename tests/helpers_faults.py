@@ -30,6 +30,8 @@ class Fault:
     code: str
     status: int
     message: str
+    # A cancelled transaction: each item's reason, in order ("None": not a reason).
+    reasons: tuple[str, ...] = ()
 
 
 THROUGHPUT = Fault("ProvisionedThroughputExceededException", 400,
@@ -38,6 +40,13 @@ THROTTLING = Fault("ThrottlingException", 400, "Rate of requests exceeds the all
 SLOW_DOWN = Fault("SlowDown", 503, "Please reduce your request rate.")
 MESSAGE_REJECTED = Fault("MessageRejected", 400, "Email address is not verified.")
 SES_TOO_MANY = Fault("TooManyRequestsException", 429, "Maximum sending rate exceeded.")
+
+
+def cancelled(*reasons: str) -> Fault:
+    """A TransactWriteItems cancelled for ``reasons`` (one per item, "None" for the others)."""
+    return Fault("TransactionCanceledException", 400, "Transaction cancelled", tuple(reasons))
+
+
 ACCESS_DENIED = Fault("AccessDeniedException", 400,
                       "User: arn:aws:sts::123456789012:assumed-role/x is not authorized")
 
@@ -99,8 +108,10 @@ class FaultInjector:
             self.injected[f"{call} {rule.fault.code}"] += 1
             COUNTS["faults injected"][rule.fault.code] += 1
             fault = rule.fault
-            parsed = {"Error": {"Code": fault.code, "Message": fault.message},
+            parsed: dict[str, Any] = {"Error": {"Code": fault.code, "Message": fault.message},
                       "ResponseMetadata": {"HTTPStatusCode": fault.status, "HTTPHeaders": {}}}
+            if fault.reasons:
+                parsed["CancellationReasons"] = [{"Code": reason} for reason in fault.reasons]
             http: Any = AWSResponse  # as botocore's Stubber builds it: no URL, headers or body
             return http(None, fault.status, {}, None), parsed
         return None

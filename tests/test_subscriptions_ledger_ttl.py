@@ -22,6 +22,7 @@ from chalicelib.models.ledger import ConsentEvent
 from chalicelib.models.ratelimits import RateLimit
 from chalicelib.models.subscribers import CONFIRMED, PENDING, Subscriber
 from chalicelib.subscription_outcomes import SubscriptionError
+from tests.helpers_faults import FaultInjector, assert_clean_unavailable, cancelled, faults
 from tests.helpers_subscriptions import (
     ANSWER,
     SITE_FORM,
@@ -35,6 +36,8 @@ from tests.helpers_subscriptions import (
     subscribe,
     token_of,
 )
+
+__all__ = ["faults"]  # the fixture, imported for pytest
 
 EMAIL = "ida@example.org"
 SID = tokens.subscriber_id(EMAIL)
@@ -170,6 +173,28 @@ def test_a_missing_requested_event_does_not_block_the_confirm(
     # The update was conditional: no bare event without time or kind was created.
     assert [e.event for e in _events()] == ["confirmed"]
     assert _subscriber().status == CONFIRMED
+
+
+@pytest.mark.parametrize("reasons", [
+    ("None", "None", "TransactionConflict"),
+    ("TransactionConflict", "None", "None"),
+    ("None", "ThrottlingError", "None"),
+    ("None", "None", "ProvisionedThroughputExceeded"),
+], ids="-".join)
+def test_a_confirm_cancelled_by_load_is_503_and_its_retry_keeps_the_proof(
+        client: Client, outbox: Outbox, faults: FaultInjector, reasons: tuple[str, ...]) -> None:
+    # Cancelled for load, not because the requested event is missing: confirming without
+    # the proof would let the consent record expire under a confirmed subscriber.
+    subscribe(client, EMAIL)
+    [link] = _links(outbox)
+    faults.inject("dynamodb.TransactWriteItems", cancelled(*reasons), times=1)
+    answer = client.http.post(path_of(link))
+    assert sum(faults.injected.values()) == 1
+    assert_clean_unavailable(answer.status_code, answer.headers, answer.body.decode())
+    assert _subscriber().status == PENDING
+    assert json.loads(client.http.post(path_of(link)).body)["status"] == "confirmed"
+    assert [(e.event, e.expires_ttl is None) for e in _events()] == [("requested", True), ("confirmed", True)]
+    assert _subscriber().expires_ttl is None
 
 
 @pytest.mark.dynamodb  # conditions and transactions on AWS's own emulator too
