@@ -7,7 +7,9 @@ notification delivered again (SNS delivers at least once) cancels the transactio
 changes nothing. Transient and undetermined bounces change nothing: SES retries those.
 
 Both SES formats are read: identity notifications (``notificationType``) and
-configuration-set event publishing (``eventType``). No Chalice here.
+configuration-set event publishing (``eventType``). A ``Received`` notification (a mail to
+the List-Unsubscribe mailto, published by SES email receiving) goes to
+``mailto_unsubscribe``. No Chalice here.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class NotAnSesNotification(ValueError):
 @dataclass(frozen=True)
 class Action:
     address: str
-    outcome: str  # suppressed | duplicate | unknown-address | ignored
+    outcome: str  # suppressed | duplicate | unknown-address | ignored, or mailto_unsubscribe's
 
 
 def normalise(address: str) -> str:
@@ -79,6 +81,12 @@ def handle(message: str) -> list[Action]:
     notification = parse(message)
     kind = notification["kind"]
     ses_message_id = str(notification["mail"].get("messageId", ""))
+    if kind == "Received":
+        # A mail to the unsubscribe address (SES email receiving, infra/inbound.yaml).
+        from chalicelib import mailto_unsubscribe
+
+        outcome = mailto_unsubscribe.handle(notification)
+        return [Action(outcome.address, outcome.outcome)]
     if kind == "Bounce":
         bounce = notification.get("bounce") or {}
         recipients = bounce.get("bouncedRecipients") or []

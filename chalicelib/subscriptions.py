@@ -543,9 +543,11 @@ def check_manage_token(token: str) -> str:
     return _manage_sid(token)
 
 
-def unsubscribe(token: str, context: RequestContext, method: str) -> str:
+def unsubscribe(token: str, context: RequestContext, method: str,
+                extra: Mapping[str, str] | None = None) -> str:
     """Stop all mail to the subscriber. Idempotent; an unknown or erased subscriber is
-    already "unsubscribed". ``method`` (one-click, page, api) goes into the ledger."""
+    already "unsubscribed". ``method`` (one-click, page, api, mailto) and ``extra`` (what
+    identifies the request, e.g. the SES message id of an unsubscribe mail) go into the ledger."""
     sid = _manage_sid(token)
     for _ in range(3):
         current = _load(sid)
@@ -563,7 +565,8 @@ def unsubscribe(token: str, context: RequestContext, method: str) -> str:
                 transaction.save(
                     # A pending item keeps its expiry when unsubscribed: the event goes with it.
                     _event(sid, "unsubscribed", now, context,
-                           {"method": method, "previous_status": current.status},
+                           {**(extra or {}), "method": method,
+                            "previous_status": current.status},
                            expires_ttl=_int_or_none(current.expires_ttl)),
                     condition=ConsentEvent.event_key.does_not_exist())
         except TransactWriteError as problem:
