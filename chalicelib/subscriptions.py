@@ -398,8 +398,16 @@ def _record_request(request: SignupInput, context: RequestContext, sid: str, sec
                 ], condition=_unchanged_since(current))
             transaction.save(event, condition=ConsentEvent.event_key.does_not_exist())
     except TransactWriteError as problem:
-        if not _cancelled(problem):
+        if not _conditions_failed(problem):
+            # Load (a conflicting transaction, throttling): the signup's fault path gives back
+            # what it took and answers 503, and the same request's retry records it.
             raise
+        again = _load(sid)
+        if _recorded_by_this_request(again, secret):
+            # Our own write, seen as a conflict (its first attempt did commit): it stands,
+            # and its mail is what is missing.
+            log.info("Signup for subscriber %s was already recorded by this request", sid)
+            return expires
         # Changed between our read and our write (a parallel signup, a confirm).
         log.info("Signup for subscriber %s lost a race; leaving it", sid)
         return None

@@ -1,0 +1,95 @@
+"""Signup: which failures are the visitor's to retry (503, everything given back) and which
+are ours (500), and what a retry of the same request leaves when it is not quite the same.
+
+A cancelled transaction says why, per item: a condition that failed is a change of the
+data (a parallel signup, a confirm, or this request's own earlier write); anything else
+(a conflicting transaction, throttling) is load and gets the fault path's 503.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+import pytest
+from chalice.test import Client
+
+from tests.helpers_faults import FaultInjector, assert_clean_unavailable, cancelled, faults
+from tests.helpers_signup_state import REFERENCE, one_mail_that_confirms, shared_totals, stored_shape
+from tests.helpers_subscriptions import Outbox, mails_to, post_json, signup_fields
+
+__all__ = ["faults"]  # the fixture, imported for pytest
+
+EMAIL = "uheld@example.org"
+GIVEN_BACK = {"ip hits": 1, "mail claims": 1, "reserved": 1,
+              "challenges": [(False, False, "0"), (True, True, "0")]}
+DONE = {"ip hits": 2, "mail claims": 2, "reserved": 0, "challenges": [(True, True, "0")] * 2}
+
+
+@pytest.mark.parametrize("reasons", [("ThrottlingError", "None"), ("None", "TransactionConflict"),
+                                     ("ProvisionedThroughputExceeded", "None")], ids="-".join)
+def test_a_record_cancelled_by_load_is_503_and_the_same_request_then_mails(
+    client: Client, outbox: Outbox, faults: FaultInjector, reasons: tuple[str, ...],
+) -> None:
+    assert post_json(client, "/subscriptions", signup_fields(client, REFERENCE)).status_code == 202
+    fields = signup_fields(client, EMAIL)
+    faults.inject("dynamodb.TransactWriteItems", cancelled(*reasons), times=1)
+    response = post_json(client, "/subscriptions", fields)
+    assert sum(faults.injected.values()) == 1
+    # Not "accepted" without a mail: the visitor is told to retry, and nothing is held.
+    assert_clean_unavailable(response.status_code, response.headers, response.body.decode())
+    assert shared_totals() == GIVEN_BACK
+    assert mails_to(outbox, EMAIL) == []
+
+    assert post_json(client, "/subscriptions", fields).status_code == 202
+    assert stored_shape(EMAIL) == stored_shape(REFERENCE)
+    assert shared_totals() == DONE
+    one_mail_that_confirms(client, outbox, EMAIL)
+
+
+@contextmanager
+def committed_but_reported_cancelled() -> Iterator[list[int]]:
+    """The signup's transaction commits, yet its answer says its condition failed (as when
+    the answer to a committed attempt is lost and a repeat finds the record written)."""
+    from devtools.call_counter import clients_in_use
+
+    done = [0]
+    other = boto3.client("dynamodb")  # not one of the app's clients: not hooked
+
+    def answer(model: Any, params: dict[str, Any], **_: Any) -> Any:
+        if model.name != "TransactWriteItems" or done[0]:
+            return None
+        done[0] += 1
+        other.transact_write_items(**json.loads(params["body"]))  # wire shape = API shape
+        from botocore.awsrequest import AWSResponse
+
+        parsed = {"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                  "CancellationReasons": [{"Code": "ConditionalCheckFailed"}, {"Code": "None"}],
+                  "ResponseMetadata": {"HTTPStatusCode": 400, "HTTPHeaders": {}}}
+        http: Any = AWSResponse
+        return http(None, 400, {}, None), parsed
+
+    clients = clients_in_use()
+    for client in clients:
+        client.meta.events.register("before-call.dynamodb.*", answer, unique_id="committed-cancelled")
+    try:
+        yield done
+    finally:
+        for client in clients:
+            client.meta.events.unregister("before-call.dynamodb.*", unique_id="committed-cancelled")
+
+
+@pytest.mark.dynamodb  # the condition and the re-read on AWS's own emulator too
+def test_a_record_whose_condition_fails_on_its_own_write_still_sends_the_mail(
+    client: Client, outbox: Outbox,
+) -> None:
+    assert post_json(client, "/subscriptions", signup_fields(client, REFERENCE)).status_code == 202
+    with committed_but_reported_cancelled() as done:
+        response = post_json(client, "/subscriptions", signup_fields(client, EMAIL))
+    assert done == [1]
+    assert response.status_code == 202
+    assert stored_shape(EMAIL) == stored_shape(REFERENCE)
+    one_mail_that_confirms(client, outbox, EMAIL)
