@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, cast
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import categories, consent, ratelimit, tokens
+from chalicelib import categories, consent, ratelimit, tokens, transient
 from chalicelib.config import get_settings
 from chalicelib.models.ledger import ConsentEvent
 from chalicelib.models.subscribers import (
@@ -263,9 +263,10 @@ def signup(request: SignupInput, context: RequestContext) -> str:
     """Consume the CAPTCHA, apply the limits, record the request, send the confirmation mail.
 
     Raises the CAPTCHA's rejection, ``ratelimit.RateLimited`` or ``MailUnavailable``; every
-    other outcome is ``SIGNUP_ACCEPTED``, whatever state the address is in. When it fails
-    after the CAPTCHA (other than by a limit), the CAPTCHA and the per-IP count are given
-    back, so the visitor's retry of the same request is not refused for what AWS did.
+    other outcome is ``SIGNUP_ACCEPTED``, whatever state the address is in. When AWS makes
+    it fail after the CAPTCHA (a transient fault, see ``chalicelib.transient``), the CAPTCHA
+    and the per-IP count are given back, so the visitor's retry of the same request is not
+    refused for what AWS did. Any other error propagates (a 500) and gives nothing back.
     """
     from chalicelib import captcha  # light: the picture libraries load only to draw
 
@@ -280,8 +281,12 @@ def signup(request: SignupInput, context: RequestContext) -> str:
         return _signup_counted(request, context)
     except ratelimit.RateLimited:
         raise  # the visitor's answer (429), not a fault: the challenge was spent on it
-    except Exception:
-        _give_back(solved, counted)
+    except Exception as problem:
+        # Only for a 503 (AWS busy, SES refusing mail): the retry is then accepted. A bug or
+        # a missing permission is a 500 that repeats; giving the CAPTCHA back would let it
+        # be replayed without end.
+        if transient.classify(problem) is not None:
+            _give_back(solved, counted)
         raise
 
 
@@ -343,8 +348,8 @@ def _signup_counted(request: SignupInput, context: RequestContext) -> str:
         # Give the claim back, so another request for the address is not silently swallowed
         # for a day (this request's own retry may take it over even if this fails).
         _release(held, sid)
-        if isinstance(problem, TransactWriteError):
-            raise
+        if isinstance(problem, TransactWriteError) or transient.classify(problem) is None:
+            raise  # a fault elsewhere (503), or a bug or missing permission (500, logged)
         log.warning("Mail for subscriber %s failed: %s", sid, problem)
         raise MailUnavailable from problem
     log.info("Sent confirmation mail for subscriber %s", sid)

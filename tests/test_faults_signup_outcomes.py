@@ -9,6 +9,7 @@ data (a parallel signup, a confirm, or this request's own earlier write); anythi
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,7 +18,14 @@ import boto3
 import pytest
 from chalice.test import Client
 
-from tests.helpers_faults import FaultInjector, assert_clean_unavailable, cancelled, faults
+from tests.helpers_faults import (
+    ACCESS_DENIED,
+    INTERNALS,
+    FaultInjector,
+    assert_clean_unavailable,
+    cancelled,
+    faults,
+)
 from tests.helpers_signup_state import REFERENCE, one_mail_that_confirms, shared_totals, stored_shape
 from tests.helpers_subscriptions import Outbox, mails_to, post_json, signup_fields
 
@@ -92,4 +100,31 @@ def test_a_record_whose_condition_fails_on_its_own_write_still_sends_the_mail(
     assert done == [1]
     assert response.status_code == 202
     assert stored_shape(EMAIL) == stored_shape(REFERENCE)
+    one_mail_that_confirms(client, outbox, EMAIL)
+
+
+def test_a_mail_refused_for_our_own_fault_is_a_500_and_gives_no_captcha_back(
+    client: Client, outbox: Outbox, faults: FaultInjector, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """SES says we may not send (a missing permission): not "try again" (it would fail the
+    same way), and the CAPTCHA is not given back, so it cannot be replayed without end. The
+    mail claim is released: once it is fixed, a new signup is mailed at once."""
+    assert post_json(client, "/subscriptions", signup_fields(client, REFERENCE)).status_code == 202
+    fields = signup_fields(client, EMAIL)
+    faults.inject("sesv2.SendEmail", ACCESS_DENIED, times=1)
+    with caplog.at_level(logging.ERROR):
+        response = post_json(client, "/subscriptions", fields)
+    assert sum(faults.injected.values()) == 1
+    body = response.body.decode()
+    assert response.status_code == 500
+    assert json.loads(body)["Code"] == "InternalServerError"
+    assert not any(marker in body for marker in INTERNALS)
+    assert any(record.exc_info for record in caplog.records)  # the operator sees the cause
+    assert shared_totals() == {"ip hits": 2, "mail claims": 1, "reserved": 0,
+                               "challenges": [(True, True, "0")] * 2}
+    assert mails_to(outbox, EMAIL) == []
+
+    again = post_json(client, "/subscriptions", fields)
+    assert again.status_code == 400 and json.loads(again.body)["Code"] == "CaptchaUsed"
+    assert post_json(client, "/subscriptions", signup_fields(client, EMAIL)).status_code == 202
     one_mail_that_confirms(client, outbox, EMAIL)
