@@ -333,9 +333,10 @@ def _signup_counted(request: SignupInput, context: RequestContext) -> str:
             log.info("Sent already-subscribed mail for subscriber %s", sid)
             return SIGNUP_ACCEPTED
         secret = tokens.request_secret(request.captcha_id, sid)
-        if _recorded_by_this_request(current, secret):
+        if _recorded_by_this_request(current, secret, request):
             # This same request wrote the record before failing (SES refused the mail):
-            # the record stands as written, only the mail is missing.
+            # the record stands as written, only the mail is missing. A retry that changed
+            # the topics is recorded again below, so the mail, the record and the ledger agree.
             log.info("Signup for subscriber %s retried; sending its mail", sid)
         elif _record_request(request, context, sid, secret, current) is None:
             return SIGNUP_ACCEPTED
@@ -365,16 +366,30 @@ def _release(held: ratelimit.Claim, sid: str) -> None:
         log.warning("Could not release the mail claim for subscriber %s: %s", sid, problem)
 
 
-def _recorded_by_this_request(current: Subscriber | None, secret: str) -> bool:
+def _written_with(current: Subscriber | None, secret: str) -> bool:
+    """The pending record holds this request's secret: this request (its CAPTCHA) wrote it."""
     return (current is not None and current.status == PENDING
             and current.confirm_token_hash is not None
             and hmac.compare_digest(current.confirm_token_hash, tokens.hash_secret(secret)))
 
 
+def _recorded_by_this_request(current: Subscriber | None, secret: str, request: SignupInput) -> bool:
+    """Written by this request as it stands: same secret, topics and consent text."""
+    return (current is not None and _written_with(current, secret)
+            and list(current.topics or []) == list(request.topics)
+            and current.consent_version == consent.current().version)
+
+
 def _record_request(request: SignupInput, context: RequestContext, sid: str, secret: str,
                     current: Subscriber | None) -> datetime | None:
     """Write the pending subscriber (new token) and its ``requested`` event in one
-    transaction; None when a concurrent change won (theirs stands)."""
+    transaction; None when a concurrent change won (theirs stands).
+
+    When ``current`` was written by an earlier attempt of this same request (which answered
+    503, so its mail never went out) with other topics or consent text, its ``requested``
+    event is deleted in the same transaction: the ledger keeps one request, the one the
+    mail names and the person confirms."""
+    superseded = current.request_event_key if _written_with(current, secret) and current else None
     now = _now()
     expires = now + timedelta(hours=get_settings().confirm_token_hours)
     ttl = int(expires.timestamp())  # the event expires with the pending item, to the second
@@ -402,13 +417,15 @@ def _record_request(request: SignupInput, context: RequestContext, sid: str, sec
                     Subscriber.request_event_key.set(event.event_key),
                 ], condition=_unchanged_since(current))
             transaction.save(event, condition=ConsentEvent.event_key.does_not_exist())
+            if superseded is not None:
+                transaction.delete(ConsentEvent(sid, superseded))
     except TransactWriteError as problem:
         if not _conditions_failed(problem):
             # Load (a conflicting transaction, throttling): the signup's fault path gives back
             # what it took and answers 503, and the same request's retry records it.
             raise
         again = _load(sid)
-        if _recorded_by_this_request(again, secret):
+        if _recorded_by_this_request(again, secret, request):
             # Our own write, seen as a conflict (its first attempt did commit): it stands,
             # and its mail is what is missing.
             log.info("Signup for subscriber %s was already recorded by this request", sid)

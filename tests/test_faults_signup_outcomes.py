@@ -18,16 +18,20 @@ import boto3
 import pytest
 from chalice.test import Client
 
+from chalicelib import tokens
+from chalicelib.models.ledger import ConsentEvent
+from chalicelib.models.subscribers import Subscriber
 from tests.helpers_faults import (
     ACCESS_DENIED,
     INTERNALS,
+    MESSAGE_REJECTED,
     FaultInjector,
     assert_clean_unavailable,
     cancelled,
     faults,
 )
 from tests.helpers_signup_state import REFERENCE, one_mail_that_confirms, shared_totals, stored_shape
-from tests.helpers_subscriptions import Outbox, mails_to, post_json, signup_fields
+from tests.helpers_subscriptions import Outbox, confirm_link, mails_to, path_of, post_json, signup_fields
 
 __all__ = ["faults"]  # the fixture, imported for pytest
 
@@ -128,3 +132,31 @@ def test_a_mail_refused_for_our_own_fault_is_a_500_and_gives_no_captcha_back(
     assert again.status_code == 400 and json.loads(again.body)["Code"] == "CaptchaUsed"
     assert post_json(client, "/subscriptions", signup_fields(client, EMAIL)).status_code == 202
     one_mail_that_confirms(client, outbox, EMAIL)
+
+
+@pytest.mark.dynamodb  # the superseding transaction on AWS's own emulator too
+def test_a_retry_that_changed_the_topics_records_and_mails_what_it_asks_for(
+    client: Client, outbox: Outbox, faults: FaultInjector,
+) -> None:
+    """SES refused the first mail (503); the visitor changes the topics and sends the form
+    again with the same CAPTCHA. The mail, the record and the ledger name the new topics,
+    and the ledger holds one ``requested`` event: the earlier attempt's was never mailed (the
+    visitor was told to try again), so it is replaced, not kept beside the real one."""
+    reference = signup_fields(client, REFERENCE, topics=["erfaringer"])
+    assert post_json(client, "/subscriptions", reference).status_code == 202
+    fields = signup_fields(client, EMAIL, topics=["metoder"])
+    faults.inject("sesv2.SendEmail", MESSAGE_REJECTED, times=1)
+    first = post_json(client, "/subscriptions", fields)
+    assert_clean_unavailable(first.status_code, first.headers, first.body.decode())
+
+    assert post_json(client, "/subscriptions", {**fields, "topics": ["erfaringer"]}).status_code == 202
+    sid = tokens.subscriber_id(EMAIL)
+    assert Subscriber.get(sid, consistent_read=True).topics == ["erfaringer"]
+    assert stored_shape(EMAIL) == stored_shape(REFERENCE)  # incl. the event's topics
+    [mail] = mails_to(outbox, EMAIL)
+    assert "Erfaringer" in mail.part("plain") and "Metoder" not in mail.part("plain")
+    assert client.http.post(path_of(confirm_link(mail))).status_code == 200
+    events = list(ConsentEvent.query(sid, consistent_read=True))
+    assert [(e.event, e.expires_ttl is None) for e in events] == [("requested", True), ("confirmed", True)]
+    assert events[0].detail is not None
+    assert events[0].detail["topics"] == "erfaringer"
