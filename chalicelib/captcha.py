@@ -22,8 +22,9 @@ one conditional write on the receipt's random attempt id: it succeeds only while
 challenge is still solved by that attempt, so a repeated or late give-back can never undo
 a later consume, and a challenge still yields at most one accepted request. A consume may
 name what it is for (``subject``: the signup's subscriber id); a given-back challenge is
-then reserved for that subject, so it serves the retry of that request and no other (while
-SES refuses mail, one solved challenge must not sign up address after address).
+then reserved for that subject (stored as a keyed hash: the table never names it), so it
+serves the retry of that request and no other (while SES refuses mail, one solved challenge
+must not sign up address after address).
 
 Callers (the signup route) catch ``CaptchaRejected``; ``CaptchaUnavailable`` means AWS
 was busy or unreachable (``transient.classify``) and the visitor should simply try again.
@@ -181,6 +182,11 @@ class CaptchaService:
         message = f"{captcha_id}|{normalised_answer}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
+    def _reservation(self, subject: str) -> str:
+        """What a given-back challenge stores for ``subject``: a keyed hash, so the table
+        never holds whom it was for (erasing a subscriber leaves no trace here)."""
+        return hmac.new(self._key, f"reserved|{subject}".encode(), hashlib.sha256).hexdigest()
+
     def create(self) -> Challenge:
         from botocore.exceptions import BotoCoreError, ClientError
         from pynamodb.exceptions import PynamoDBException
@@ -255,7 +261,7 @@ class CaptchaService:
                     & ChallengeItem.solved_at.does_not_exist()
                     & (ChallengeItem.wrong_answers < MAX_WRONG_ANSWERS)
                     & (ChallengeItem.expires_at > now)
-                    & _reserved_for(subject)
+                    & _reserved_for(None if subject is None else self._reservation(subject))
                 ),
             )
             return Solved(captcha_id, attempt, subject)
@@ -278,7 +284,7 @@ class CaptchaService:
 
         actions: list[Action] = [ChallengeItem.solved_at.remove(), ChallengeItem.solved_by.remove()]
         if solved.subject is not None:
-            actions.append(ChallengeItem.reserved_for.set(solved.subject))
+            actions.append(ChallengeItem.reserved_for.set(self._reservation(solved.subject)))
         try:
             ChallengeItem(solved.captcha_id).update(
                 actions=actions,
@@ -303,7 +309,8 @@ class CaptchaService:
             return _rejected("unknown")
         except PynamoDBException as problem:
             raise _unavailable_or_raise(captcha_id, problem) from problem
-        if item.solved_at is not None or item.reserved_for not in (None, subject):
+        reservation = None if subject is None else self._reservation(subject)
+        if item.solved_at is not None or item.reserved_for not in (None, reservation):
             return _rejected("used")  # reserved: given back for the retry of another request
         if item.wrong_answers >= MAX_WRONG_ANSWERS:
             return _rejected("exhausted")
@@ -327,12 +334,12 @@ class CaptchaService:
         return _wrong(MAX_WRONG_ANSWERS - item.wrong_answers)
 
 
-def _reserved_for(subject: str | None) -> Any:
-    """Condition: the challenge was never given back, or was given back for ``subject``."""
+def _reserved_for(reservation: str | None) -> Any:
+    """Condition: the challenge was never given back, or was given back for ``reservation``."""
     from chalicelib.models.challenges import ChallengeItem
 
     free = ChallengeItem.reserved_for.does_not_exist()
-    return free if subject is None else free | (ChallengeItem.reserved_for == subject)
+    return free if reservation is None else free | (ChallengeItem.reserved_for == reservation)
 
 
 def _fixed(answer: str) -> Callable[[], str]:

@@ -31,7 +31,15 @@ from tests.helpers_faults import (
     faults,
 )
 from tests.helpers_signup_state import REFERENCE, one_mail_that_confirms, shared_totals, stored_shape
-from tests.helpers_subscriptions import Outbox, confirm_link, mails_to, path_of, post_json, signup_fields
+from tests.helpers_subscriptions import (
+    Outbox,
+    confirm_link,
+    held_items,
+    mails_to,
+    path_of,
+    post_json,
+    signup_fields,
+)
 
 __all__ = ["faults"]  # the fixture, imported for pytest
 
@@ -160,3 +168,24 @@ def test_a_retry_that_changed_the_topics_records_and_mails_what_it_asks_for(
     assert [(e.event, e.expires_ttl is None) for e in events] == [("requested", True), ("confirmed", True)]
     assert events[0].detail is not None
     assert events[0].detail["topics"] == "erfaringer"
+
+
+def test_erasing_after_a_failed_signup_leaves_no_trace_of_the_subscriber(
+    client: Client, outbox: Outbox, faults: FaultInjector,
+) -> None:
+    """A 503 gives the CAPTCHA back reserved for the address; the person then erases
+    (or never retries). The challenge keeps only a keyed hash, still enough to refuse the
+    CAPTCHA to another address, never the subscriber id."""
+    fields = signup_fields(client, EMAIL)
+    faults.inject("sesv2.SendEmail", MESSAGE_REJECTED, times=1)
+    first = post_json(client, "/subscriptions", fields)
+    assert_clean_unavailable(first.status_code, first.headers, first.body.decode())
+    other = post_json(client, "/subscriptions", {**fields, "email": "anden@example.org"})
+    assert other.status_code == 400 and json.loads(other.body)["Code"] == "CaptchaUsed"
+
+    sid = tokens.subscriber_id(EMAIL)
+    erased = post_json(client, f"/subscriptions/erase?token={tokens.manage_token(sid)}", {})
+    assert erased.status_code == 200, erased.body
+    held = json.dumps(held_items())
+    assert shared_totals()["reserved"] == 1  # the reservation stands, as a keyed hash
+    assert sid not in held and EMAIL not in held
