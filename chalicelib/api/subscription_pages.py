@@ -4,17 +4,18 @@ Mail scanners and link previews open every link in a mail, so these GETs only sh
 whose button POSTs (chalicelib/api/subscriptions.py); none of them changes anything. The
 pages work without JavaScript, carry no inline script or style, are never cached, and send
 no Referer (their URLs hold the link's token): the site's security headers. An AWS fault
-on a page, or on its form post, is a Danish 503 page with Retry-After (``unavailable_page``).
+on a page, or on its form post, is a Danish 503 page with Retry-After (``unavailable_page``,
+which the route guard answers with).
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from chalice.app import Blueprint, Response
 
 from chalicelib import transient
+from chalicelib.api.guard import fault_page
 from chalicelib.config import get_settings
 from chalicelib.site.headers import security_headers
 from chalicelib.subscription_outcomes import (
@@ -27,7 +28,6 @@ from chalicelib.subscription_outcomes import (
 )
 
 bp = Blueprint(__name__)
-log = logging.getLogger(__name__)
 
 HTML_TYPE = "text/html; charset=utf-8"
 
@@ -125,19 +125,15 @@ def _problem_page(problem: SubscriptionError) -> Response:
                  success=False)
 
 
-def unavailable_page(problem: Exception) -> Response | None:
+def unavailable_page(found: transient.Transient) -> Response:
     """For a browser (a link page, its form post) meeting an AWS fault: the Danish 503 page
     with Retry-After, as the route guard's JSON 503 says to API clients. Reloading it repeats
-    the same request, which is what works once the fault clears. None when ``problem`` is
-    not a fault (a bug: the guard answers it)."""
-    found = transient.classify(problem)
-    if found is None:
-        return None
-    log.warning("%s answered a 503 page: %s (%s)", bp.current_request.path, found.code, found.kind)
+    the same request, which is what works once the fault clears."""
     return result_response(LINK_UNAVAILABLE, 503, {"Retry-After": str(found.retry_after)})
 
 
 @bp.route("/subscriptions/confirm", methods=["GET"])
+@fault_page(unavailable_page)
 def confirm_page() -> Response:
     from chalicelib import subscriptions as service  # pynamodb: only when a link is opened
 
@@ -148,11 +144,6 @@ def confirm_page() -> Response:
         state = service.confirm_state(token).state
     except SubscriptionError as problem:
         return _problem_page(problem)
-    except Exception as problem:
-        page = unavailable_page(problem)
-        if page is None:
-            raise
-        return page
     if state in ("pending", "confirmed"):
         return _page("subscriptions/confirm.html", token=token, confirmed=state == "confirmed")
     code = {"expired": "ExpiredLink", "unsubscribed": "Unsubscribed", "suppressed": "Suppressed"}[state]

@@ -14,10 +14,12 @@ from urllib.parse import parse_qsl, urlencode
 
 from chalice.app import Blueprint, CORSConfig, Request, Response
 
-from chalicelib import categories, transient
+from chalicelib import categories
+from chalicelib.api.guard import fault_page
 from chalicelib.api.http import JSON_TYPE, NO_STORE, PUBLIC_CACHE, cached_json, dumps, error
 from chalicelib.config import get_settings
 from chalicelib.subscription_outcomes import SIGNUP_ACCEPTED, SubscriptionError
+from chalicelib.transient import Transient
 
 # The service (chalicelib.subscriptions: pynamodb models, transactions, rate limits) loads
 # inside the routes that use it, so `import app` does not pay for it (see test_efficiency).
@@ -184,7 +186,14 @@ def _rate_limited(request: Request, limited: RateLimited) -> Response:
 # ---------------------------------------------------------------------------- routes
 
 
+def _signup_fault_page(found: Transient) -> Response | None:
+    """A form post without JavaScript gets the signup's 503 page; JSON clients the guard's."""
+    request = bp.current_request
+    return _signup_unavailable(request, found.retry_after) if _is_form(request) else None
+
+
 @bp.route("/subscriptions", methods=["POST"], content_types=WRITE_TYPES, cors=SITE_CORS)
+@fault_page(_signup_fault_page)
 def subscribe() -> Response:
     request = bp.current_request
     from chalicelib import subscriptions as service
@@ -204,13 +213,6 @@ def subscribe() -> Response:
     except (service.MailUnavailable, CaptchaUnavailable):
         # The same answer as the central guard's (chalicelib/api/guard.py) for AWS faults.
         return _signup_unavailable(request, 60)
-    except Exception as problem:
-        # AWS busy at another step: JSON clients get the guard's 503; a form post without
-        # JavaScript gets a page, not JSON.
-        found = transient.classify(problem)
-        if found is None or not _is_form(request):
-            raise
-        return _signup_unavailable(request, found.retry_after)
     return _done(request, 202, SIGNUP_ACCEPTED)
 
 
@@ -229,17 +231,29 @@ def _signup_unavailable(request: Request, retry_after: int) -> Response:
     return response
 
 
-def _unavailable(request: Request, problem: Exception, *, page: bool) -> Response:
-    """An AWS fault (``transient``) answered as a Danish 503 page for a browser's form post
-    (``page``); anything else, and any API call, goes on to the route guard (JSON 503, or
-    500 for a bug)."""
-    if page:
-        from chalicelib.api.subscription_pages import unavailable_page
+def _form_fault_page(found: Transient) -> Response | None:
+    """A page's form post meeting an AWS fault gets the Danish 503 page; API clients the
+    guard's JSON."""
+    return _link_unavailable(found) if _is_form(bp.current_request) else None
 
-        found = unavailable_page(problem)
-        if found is not None:
-            return found
-    raise problem
+
+def _unsubscribe_fault_page(found: Transient) -> Response | None:
+    # A mail client's one-click post reads only the status: it keeps the guard's JSON 503.
+    request = bp.current_request
+    return _link_unavailable(found) if _unsubscribe_method(request, _body(request)) == "page" else None
+
+
+def _link_unavailable(found: Transient) -> Response:
+    from chalicelib.api.subscription_pages import unavailable_page
+
+    return unavailable_page(found)
+
+
+def _unsubscribe_method(request: Request, fields: dict[str, Any]) -> str:
+    """For the ledger: an RFC 8058 one-click post, the page's form, or an API call."""
+    one_click = fields.get("List-Unsubscribe") == "One-Click" or (
+        "multipart/form-data" in (_header(request, "content-type") or ""))
+    return "one-click" if one_click else ("page" if _is_form(request) else "api")
 
 
 @bp.route("/subscriptions/consent", methods=["GET"], cors=True)
@@ -254,6 +268,7 @@ def consent_text() -> Response:
 
 
 @bp.route("/subscriptions/confirm", methods=["POST"], content_types=WRITE_TYPES, cors=SITE_CORS)
+@fault_page(_form_fault_page)
 def confirm() -> Response:
     from chalicelib import subscriptions as service
 
@@ -263,35 +278,28 @@ def confirm() -> Response:
         outcome = service.confirm(token, _context(request))
     except SubscriptionError as problem:
         return _refused(request, problem)
-    except Exception as problem:
-        return _unavailable(request, problem, page=_is_form(request))
     return _done(request, 200, outcome)
 
 
 @bp.route("/subscriptions/unsubscribe", methods=["POST"], content_types=WRITE_TYPES, cors=SITE_CORS)
+@fault_page(_unsubscribe_fault_page)
 def unsubscribe() -> Response:
     """Also the RFC 8058 one-click target: ``List-Unsubscribe=One-Click`` in the body, the
     token in the URL, no cookie, no login."""
     from chalicelib import subscriptions as service
 
     request = bp.current_request
-    method = "api"
     try:
         fields = _body(request)
         token = _token(request, fields, frozenset({"List-Unsubscribe"}))
-        one_click = fields.get("List-Unsubscribe") == "One-Click" or (
-            "multipart/form-data" in (_header(request, "content-type") or ""))
-        method = "one-click" if one_click else ("page" if _is_form(request) else "api")
-        outcome = service.unsubscribe(token, _context(request), method)
+        outcome = service.unsubscribe(token, _context(request), _unsubscribe_method(request, fields))
     except SubscriptionError as problem:
         return _refused(request, problem)
-    except Exception as problem:
-        # A mail client's one-click post reads only the status: it keeps the guard's 503.
-        return _unavailable(request, problem, page=method == "page")
     return _done(request, 200, outcome)
 
 
 @bp.route("/subscriptions/export", methods=["POST"], content_types=WRITE_TYPES, cors=SITE_CORS)
+@fault_page(_form_fault_page)
 def export() -> Response:
     from chalicelib import subscriptions as service
 
@@ -300,13 +308,12 @@ def export() -> Response:
         data = service.export(_token(request, _body(request), frozenset()))
     except SubscriptionError as problem:
         return _refused(request, problem)
-    except Exception as problem:
-        return _unavailable(request, problem, page=_is_form(request))
     headers = {"Content-Disposition": 'attachment; filename="borgerdialog-mine-data.json"'}
     return _json(200, data, headers)
 
 
 @bp.route("/subscriptions/erase", methods=["POST"], content_types=WRITE_TYPES, cors=SITE_CORS)
+@fault_page(_form_fault_page)
 def erase() -> Response:
     from chalicelib import subscriptions as service
 
@@ -315,6 +322,4 @@ def erase() -> Response:
         outcome = service.erase(_token(request, _body(request), frozenset()))
     except SubscriptionError as problem:
         return _refused(request, problem)
-    except Exception as problem:
-        return _unavailable(request, problem, page=_is_form(request))
     return _done(request, 200, outcome)
