@@ -18,7 +18,6 @@ import re
 import secrets
 import sys
 from collections import Counter
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +72,9 @@ def run(rounds: int, moto_url: str) -> int:
     from infra.provision import provision
 
     provision("local", boto3.session.Session(region_name=REGION).client, REGION)
-    slugs = _seed_articles(rounds)
+    from devtools.seed_articles import add_articles
+
+    slugs = add_articles(rounds, categories=["metoder"])
     measured: dict[str, list[Counter[str]]] = {route: [] for route in DESIGNED}
 
     with Client(app, stage_name="local", project_dir=str(ROOT)) as client:
@@ -136,20 +137,6 @@ def _unsubscribe_link(email: str) -> str:
     from chalicelib import tokens
 
     return tokens.one_click_unsubscribe_url(tokens.subscriber_id(email))
-
-
-def _seed_articles(count: int) -> list[str]:
-    from chalicelib.models.articles import PUBLISHED_FEED, Article
-
-    now = datetime.now(UTC)
-    slugs = [f"bench-artikel-{number:03d}" for number in range(count)]
-    with Article.batch_write() as batch:
-        for number, slug in enumerate(slugs):
-            batch.save(Article(slug, title=f"Artikel {number}", teaser="Kort.", body_md="Tekst\n",
-                               body_html="<p>Tekst</p>", category="metoder", tags=[], status="published",
-                               published_at=now - timedelta(hours=number), updated_at=now,
-                               content_hash=slug, feed=PUBLISHED_FEED, category_feed="metoder"))
-    return slugs
 
 
 if __name__ == "__main__":

@@ -78,21 +78,16 @@ def run(args: argparse.Namespace) -> int:
     from chalicelib.api.digest import WORKER_BATCH_SIZE
     from chalicelib.digest import DigestPlanner, Queue
     from chalicelib.digest_worker import DigestWorker, Record
-    from chalicelib.models.articles import PUBLISHED_FEED, Article
     from chalicelib.models.deliveries import Delivery
     from chalicelib.models.subscribers import CONFIRMED, DIGEST_PARTITION, Subscriber
+    from devtools.seed_articles import add_articles
     from infra.provision import provision
 
     provision("local", boto3.session.Session(region_name=REGION).client, REGION)
     now = datetime.now(UTC)
-    with Article.batch_write() as batch:
-        for number, category in enumerate(["cases", "metoder", "erfaringer"]):
-            slug = f"ugens-artikel-{number}"
-            batch.save(Article(slug, title=f"Ugens artikel {number}", teaser="Kort om den.",
-                               body_md="Tekst\n", body_html="<p>Tekst</p>", category=category, tags=[],
-                               status="published", published_at=now - timedelta(days=1, hours=number),
-                               updated_at=now, content_hash=slug, feed=PUBLISHED_FEED,
-                               category_feed=category))
+    # Three articles in three topics, published in the past week.
+    add_articles(3, categories=["cases", "metoder", "erfaringer"], prefix="ugens-artikel",
+                 start=now - timedelta(days=1, hours=3))
     print(f"Writing {args.subscribers} confirmed subscribers ...", flush=True)
     with Subscriber.batch_write() as batch:
         for number in range(args.subscribers):

@@ -30,7 +30,6 @@ import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -196,25 +195,13 @@ def _percentile(values: list[float], percent: int) -> float:
 
 
 def _seed_articles() -> list[str]:
-    from chalicelib.models.articles import PUBLISHED_FEED, Article
     from chalicelib.publishing import publish_paths
+    from devtools.seed_articles import add_articles
 
     report = publish_paths([ROOT / "content"])
-    slugs = list(report.created)
-    base = datetime(2024, 1, 1, 9, 0, tzinfo=UTC)
-    categories = ["erfaringer", "cases", "metoder", "udgivelser"]
-    with Article.batch_write() as batch:
-        for number in range(SYNTHETIC_ARTICLES):
-            slug, category = f"belastning-{number:03d}", categories[number % 4]
-            batch.save(Article(
-                slug, title=f"Artikel {number}", teaser=f"Kort tekst {number}",
-                body_md=f"Tekst {number}\n" * 40, body_html=f"<p>Tekst {number}</p>" * 40,
-                category=category, tags=["belastning"], status="published",
-                published_at=base + timedelta(hours=number), updated_at=base, content_hash=slug,
-                feed=PUBLISHED_FEED, category_feed=category,
-            ))
-            slugs.append(slug)
-    return slugs
+    return list(report.created) + add_articles(
+        SYNTHETIC_ARTICLES, categories=["erfaringer", "cases", "metoder", "udgivelser"],
+        prefix="belastning", body_lines=40, tags=["belastning"])
 
 
 def _check_invariants(results: Results, moto_url: str, signups: bool) -> list[str]:

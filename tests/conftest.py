@@ -10,7 +10,7 @@ import os
 import secrets
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +121,7 @@ def add_articles() -> ArticleFactory:
 
     Returns their slugs newest first, the order the API must list them in.
     """
-    from chalicelib.models.articles import PUBLISHED_FEED, Article
+    from devtools import seed_articles
 
     def add(
         count: int,
@@ -131,29 +131,8 @@ def add_articles() -> ArticleFactory:
         prefix: str = "artikel",
         start: datetime | None = None,
     ) -> list[str]:
-        base = start or datetime(2024, 1, 1, 9, 0, tzinfo=UTC)
-        slugs: list[str] = []
-        with Article.batch_write() as batch:
-            for number in range(count):
-                slug = f"{prefix}-{number:04d}"
-                published = status == "published"
-                batch.save(Article(
-                    slug,
-                    title=f"Artikel {number}",
-                    teaser=f"Teaser {number}",
-                    body_md=f"Tekst {number}\n",
-                    body_html=f"<p>Tekst {number}</p>",
-                    category=category,
-                    tags=[],
-                    status=status,
-                    published_at=base + timedelta(hours=number),
-                    updated_at=base,
-                    content_hash=slug,
-                    feed=PUBLISHED_FEED if published else None,
-                    category_feed=category if published else None,
-                ))
-                slugs.append(slug)
-        return list(reversed(slugs))
+        return seed_articles.add_articles(count, categories=(category,), status=status, prefix=prefix,
+                                          start=start)
 
     return add
 
