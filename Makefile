@@ -10,7 +10,7 @@ AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
 
 .PHONY: package run test lint typecheck pytest pytest-dynamodb-local bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt editor/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
@@ -37,7 +37,7 @@ $(AXE):
 
 # The data-layer tests again, against DynamoDB Local (stricter than moto); needs java and npm.
 pytest-dynamodb-local: $(STAMP)
-	$(BIN)/python -m devtools.dynamodb_local test
+	$(BIN)/python -m devtools.emulators.dynamodb_local test
 
 # The Lambda package for a stage: chalice package, compiled .pyc, checked (wheels, bytecode,
 # size); `chalice deploy --stage $(STAGE)` then reuses it. MERGE=1 adds infra/ to the SAM template.

@@ -13,9 +13,7 @@ figures are the same on every machine.
 from __future__ import annotations
 
 import json
-import os
 import re
-import secrets
 import sys
 from collections import Counter
 from pathlib import Path
@@ -47,31 +45,18 @@ DESIGNED: dict[str, Counter[str]] = {
 
 def main(argv: list[str]) -> int:
     rounds = int(argv[0]) if argv else 20
-    from devtools import moto_server
+    from devtools.stack import aws_stack
 
-    server = moto_server.start()
-    os.environ.update({
-        **moto_server.FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": server.url, "STAGE": "local",
-        "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "APP_SECRET": secrets.token_hex(32),
-        "CAPTCHA_TEST_ANSWER": ANSWER, "SIGNUP_IP_LIMIT_PER_HOUR": "1000000", "LOG_LEVEL": "WARNING",
-        "SES_CONFIGURATION_SET": "",
-    })
-    os.environ.pop("AWS_PROFILE", None)
-    try:
+    with aws_stack(CAPTCHA_TEST_ANSWER=ANSWER, SIGNUP_IP_LIMIT_PER_HOUR="1000000", LOG_LEVEL="WARNING",
+                   SES_CONFIGURATION_SET="") as server:
         return run(rounds, server.url)
-    finally:
-        server.stop()
 
 
 def run(rounds: int, moto_url: str) -> int:
-    import boto3
     from chalice.test import Client
 
     from app import app
     from devtools import call_counter, outbox
-    from infra.provision import provision
-
-    provision("local", boto3.session.Session(region_name=REGION).client, REGION)
     from devtools.seed_articles import add_articles
 
     slugs = add_articles(rounds, categories=["metoder"])
@@ -134,7 +119,7 @@ def _path(found: Any) -> str:
 
 
 def _unsubscribe_link(email: str) -> str:
-    from chalicelib import tokens
+    from chalicelib.newsletter import tokens
 
     return tokens.one_click_unsubscribe_url(tokens.subscriber_id(email))
 

@@ -7,7 +7,7 @@
 2. AWS calls per challenge, counted through botocore's event hooks while challenges are
    made against a moto server started here (goal: 1 PUT per file, 1 DynamoDB write).
 
-    .venv/bin/python bench/captcha.py [rounds]
+    .venv/bin/python bench/challenges.py [rounds]
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ def _time_ms(work: Callable[[], object], samples: list[float]) -> None:
 def bench_rendering(rounds: int) -> None:
     from PIL import Image, ImageDraw, ImageFont
 
-    from chalicelib import captcha
-    from chalicelib.captcha_audio import render_wav
-    from chalicelib.captcha_image import HEIGHT, WIDTH, _drawer, render_png
+    from chalicelib.captcha import challenges
+    from chalicelib.captcha.audio import render_wav
+    from chalicelib.captcha.picture import HEIGHT, WIDTH, _drawer, render_png
 
     font = ImageFont.truetype(_drawer()._fonts[0], 42)
 
@@ -72,7 +72,7 @@ def bench_rendering(rounds: int) -> None:
     image_ms: list[float] = []
     stock_ms: list[float] = []
     for _ in range(rounds):
-        answer = captcha.random_answer()
+        answer = challenges.random_answer()
         _time_ms(lambda: baseline(answer), base_ms)  # noqa: B023 (used right away)
         _time_ms(lambda: ours(answer), ours_ms)  # noqa: B023
         _time_ms(lambda: render_png(answer), image_ms)  # noqa: B023
@@ -92,25 +92,19 @@ def bench_rendering(rounds: int) -> None:
 
 
 def bench_aws_calls() -> None:
-    from devtools import moto_server
+    from devtools.stack import aws_stack
 
-    server = moto_server.start()
-    try:
-        os.environ["AWS_ENDPOINT_URL"] = server.url
-        import boto3
-
-        from infra.provision import provision
-
-        provision("local", boto3.session.Session(region_name=REGION).client, REGION)
-        from chalicelib import aws, captcha
-        from chalicelib.models.challenges import ChallengeItem
+    with aws_stack():
+        from chalicelib.captcha import challenges
+        from chalicelib.captcha.model import ChallengeItem
+        from chalicelib.core import aws
 
         calls: Counter[str] = Counter()
 
         def count(model: Any, **_: Any) -> None:
             calls[f"{model.service_model.service_name}.{model.name}"] += 1
 
-        service = captcha.default_service()
+        service = challenges.default_service()
         service.create()  # connections warm, not counted
         for botocore_client in (aws.client("s3"), ChallengeItem._get_connection().connection.client):
             botocore_client.meta.events.register("before-call.*.*", count)
@@ -118,8 +112,6 @@ def bench_aws_calls() -> None:
         for _ in range(CHALLENGES):
             service.create()
         elapsed_ms = (time.perf_counter() - start) * 1000 / CHALLENGES
-    finally:
-        server.stop()
     puts = calls["s3.PutObject"] / CHALLENGES
     writes = sum(n for call, n in calls.items() if call.startswith("dynamodb.")) / CHALLENGES
     print(f"per challenge ({CHALLENGES} made): {dict(calls)} -> {puts:g} S3 PUTs (2 files), "
@@ -132,11 +124,8 @@ def bench_aws_calls() -> None:
 
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    os.environ.update({
-        "STAGE": "local", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
-        "APP_SECRET": secrets.token_hex(32), "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-    })
+    os.environ.update({"STAGE": "local", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+                       "APP_SECRET": secrets.token_hex(32)})
     os.environ.pop("CAPTCHA_TEST_ANSWER", None)  # random answers, as in production
     bench_rendering(rounds)
     bench_aws_calls()

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import secrets
 import sys
 import threading
 import time
@@ -55,35 +53,23 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args()
 
-    from devtools import moto_server
+    from devtools.stack import aws_stack
 
-    server = moto_server.start(log_path=str(ROOT / ".local" / "bench-digest-moto.log")
-                               if (ROOT / ".local").is_dir() else None)
-    os.environ.update({
-        **moto_server.FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": server.url, "STAGE": "local",
-        "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "APP_SECRET": secrets.token_hex(32),
-        "DIGEST_MAX_SEND_RATE": str(args.rate), "DIGEST_WORKERS": str(args.workers),
-        "SES_CONFIGURATION_SET": "",
-    })
-    try:
+    with aws_stack(ROOT / ".local" / "bench-digest-moto.log", DIGEST_MAX_SEND_RATE=str(args.rate),
+                   DIGEST_WORKERS=str(args.workers), SES_CONFIGURATION_SET=""):
         return run(args)
-    finally:
-        server.stop()
 
 
 def run(args: argparse.Namespace) -> int:
-    import boto3
-
-    from chalicelib import aws, tokens
-    from chalicelib.api.digest import WORKER_BATCH_SIZE
-    from chalicelib.digest import DigestPlanner, Queue
-    from chalicelib.digest_worker import DigestWorker, Record
-    from chalicelib.models.deliveries import Delivery
-    from chalicelib.models.subscribers import CONFIRMED, DIGEST_PARTITION, Subscriber
+    from chalicelib.core import aws
+    from chalicelib.digest.handlers import WORKER_BATCH_SIZE
+    from chalicelib.digest.models import Delivery
+    from chalicelib.digest.planner import DigestPlanner
+    from chalicelib.digest.queue import Queue
+    from chalicelib.digest.worker import DigestWorker, Record
+    from chalicelib.newsletter import tokens
+    from chalicelib.newsletter.models import CONFIRMED, DIGEST_PARTITION, Subscriber
     from devtools.seed_articles import add_articles
-    from infra.provision import provision
-
-    provision("local", boto3.session.Session(region_name=REGION).client, REGION)
     now = datetime.now(UTC)
     # Three articles in three topics, published in the past week.
     add_articles(3, categories=["cases", "metoder", "erfaringer"], prefix="ugens-artikel",
@@ -111,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
 
     clients = [Delivery._get_connection().connection.client, Subscriber._get_connection().connection.client,
                aws.client("sqs"), aws.client("sesv2"), aws.client("ses")]
-    from chalicelib.models.site import Digest
+    from chalicelib.digest.models import Digest
     clients.append(Digest._get_connection().connection.client)
     for client in {id(c): c for c in clients}.values():
         client.meta.events.register("before-call.*.*", count, unique_id="bench-count")
@@ -131,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     send_times: list[float] = []
 
     def worker_loop() -> None:
-        from chalicelib import mail
+        from chalicelib.core import mail
 
         def send(message: mail.Mail) -> str:
             message_id = mail.send(message)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import random
 import secrets
 import statistics
@@ -36,7 +35,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from devtools import moto_server  # noqa: E402
+from devtools import stack  # noqa: E402
+from devtools.emulators.moto_server import free_port  # noqa: E402
 
 REGION = "eu-north-1"
 TEST_ANSWER = "K7M2P"
@@ -134,7 +134,7 @@ def _worker(api: Api, plan: Plan, deadline: float, seed: int) -> None:
 
 
 def _raw_query(results: Results) -> None:
-    from chalicelib.models.articles import PUBLISHED_FEED, Article
+    from chalicelib.articles.model import PUBLISHED_FEED, Article
 
     started = time.perf_counter()
     found = list(Article.published_index.query(PUBLISHED_FEED, scan_index_forward=False, limit=11,
@@ -195,8 +195,8 @@ def _percentile(values: list[float], percent: int) -> float:
 
 
 def _seed_articles() -> list[str]:
-    from chalicelib.publishing import publish_paths
     from devtools.seed_articles import add_articles
+    from editor.publishing import publish_paths
 
     report = publish_paths([ROOT / "content"])
     return list(report.created) + add_articles(
@@ -206,7 +206,7 @@ def _seed_articles() -> list[str]:
 
 def _check_invariants(results: Results, moto_url: str, signups: bool) -> list[str]:
     """What must hold whatever the load did; returns the violations."""
-    from chalicelib.models.challenges import ChallengeItem
+    from chalicelib.captcha.model import ChallengeItem
     from devtools import outbox
 
     violations: list[str] = []
@@ -220,7 +220,7 @@ def _check_invariants(results: Results, moto_url: str, signups: bool) -> list[st
         violations.append(f"{len(set(spent) - solved)} accepted signups whose CAPTCHA is not marked used")
     if not signups:
         return violations
-    from chalicelib.models.subscribers import Subscriber
+    from chalicelib.newsletter.models import Subscriber
 
     subscribers = Counter(item.email for item in Subscriber.scan())
     duplicates = [email for email, count in subscribers.items() if count > 1]
@@ -261,54 +261,24 @@ def _bench(figure: str, value: str, baseline: str, ratio: float, goal: str) -> N
                                  "ratio": round(ratio, 3), "goal": goal}, ensure_ascii=False))
 
 
-def _wait_for(url_port: int, process: subprocess.Popen[bytes], timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"chalice local exited with code {process.returncode}")
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", url_port, timeout=2)
-            connection.request("GET", "/categories")
-            connection.getresponse().read()
-            connection.close()
-            return
-        except (OSError, http.client.HTTPException):
-            time.sleep(0.3)
-    raise RuntimeError("chalice local did not answer")
-
-
 def main(argv: list[str]) -> int:
     seconds = min(float(argv[0]) if argv else 30.0, MAX_SECONDS)
     threads = int(argv[1]) if len(argv) > 1 else 8
     state = ROOT / ".local"
-    state.mkdir(exist_ok=True)
-    moto = moto_server.start(log_path=str(state / "bench-load-moto.log"))
-    api_port = moto_server.free_port()
-    os.environ.update({
-        **moto_server.FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": moto.url, "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION, "STAGE": "local", "APP_SECRET": secrets.token_hex(32),
-        "API_URL": f"http://127.0.0.1:{api_port}", "SITE_URL": f"http://127.0.0.1:{api_port}",
-        "CAPTCHA_TEST_ANSWER": TEST_ANSWER,
+    moto = stack.start_aws(state / "bench-load-moto.log")
+    api_port = free_port()
+    stack.use_aws(
+        moto.url, API_URL=f"http://127.0.0.1:{api_port}", SITE_URL=f"http://127.0.0.1:{api_port}",
+        CAPTCHA_TEST_ANSWER=TEST_ANSWER,
         # Every request comes from 127.0.0.1: the per-address signup limit would refuse all
         # but the first few, and this run measures the rest of the path.
-        "SIGNUP_IP_LIMIT_PER_HOUR": "1000000", "LOG_LEVEL": "WARNING",
-    })
-    os.environ.pop("AWS_PROFILE", None)
+        SIGNUP_IP_LIMIT_PER_HOUR="1000000", LOG_LEVEL="WARNING",
+    )
     chalice: subprocess.Popen[bytes] | None = None
     try:
-        import boto3
-
-        from infra.provision import provision
-
-        provision("local", boto3.session.Session(region_name=REGION).client, REGION)
+        stack.create_resources()
         slugs = _seed_articles()
-        chalice = subprocess.Popen(
-            [str(Path(sys.executable).with_name("chalice")), "local", "--host", "127.0.0.1",
-             "--port", str(api_port), "--stage", "local", "--no-autoreload"],
-            cwd=ROOT, stdout=open(state / "bench-load-chalice.log", "ab"),  # noqa: SIM115
-            stderr=subprocess.STDOUT,
-        )
-        _wait_for(api_port, chalice)
+        chalice = stack.start_api(api_port, state / "bench-load-chalice.log")
         warm = Api(api_port, Results())
         _, document = warm.call("warm", "GET", "/openapi.json")
         signups = "/subscriptions" in document.get("paths", {})

@@ -11,8 +11,6 @@ nothing changes (goal: no PutObject). Wall time, since most of it is waiting for
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import sys
 import tempfile
 import time
@@ -37,8 +35,8 @@ def _write(folder: Path, number: int, body: str) -> None:
 
 
 def _publish(folder: Path, calls: Counter[str]) -> tuple[float, int]:
-    from chalicelib.publishing import publish_paths
-    from chalicelib.site.build import build_site
+    from editor.publishing import publish_paths
+    from editor.site.build import build_site
 
     report = publish_paths([folder])  # the articles table; its cost is publishing's, not the site's
     calls.clear()
@@ -49,22 +47,11 @@ def _publish(folder: Path, calls: Counter[str]) -> tuple[float, int]:
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 120
-    os.environ.update({
-        "STAGE": "local", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
-        "APP_SECRET": secrets.token_hex(32), "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-    })
-    from devtools import moto_server
+    from devtools.stack import aws_stack
 
-    server = moto_server.start()
-    try:
-        os.environ["AWS_ENDPOINT_URL"] = server.url
-        import boto3
+    with aws_stack():
+        from chalicelib.core import aws
 
-        from chalicelib import aws
-        from infra.provision import provision
-
-        provision("local", boto3.session.Session(region_name=REGION).client, REGION)
         calls: Counter[str] = Counter()
 
         def count_call(model: Any, **_: Any) -> None:
@@ -79,8 +66,6 @@ def main() -> None:
             _write(folder, 7, "En ny tekst. " * 200)
             one_ms, one_puts = _publish(folder, calls)
             same_ms, same_puts = _publish(folder, calls)
-    finally:
-        server.stop()
     print(f"{count} articles: full build {full_ms:.0f} ms ({full_puts} PUTs); one body changed "
           f"{one_ms:.0f} ms ({one_puts} PUT); nothing changed {same_ms:.0f} ms ({same_puts} PUTs)")
     print("BENCH " + json.dumps({"figure": f"site build after one article changed vs full build "

@@ -9,7 +9,8 @@ are not). In them:
   (``sesv2`` is IAM's ``ses``; a few S3/SQS operations are authorised as another action).
 - pynamodb: class operations (``Model.get/query/scan/count/batch_get/batch_write``), index
   queries (``Model.some_index.query``), instance operations (``item.save/update/delete/
-  refresh``) and transactions (``TransactWrite``'s ``save/update/delete/condition_check``,
+  refresh``) and transactions (``TransactWrite``'s, or our named ``Transaction``'s,
+  ``save/update/delete/condition_check``,
   ``TransactGet``'s ``get``), each on the model's table. The receiver's model is inferred
   from what the code says: ``Model(...)``, ``Model.get(...)``, annotations (``x: Model``,
   ``model: type[Model]``), loops over queries, ``with`` targets, ``self.attr = ...``.
@@ -21,12 +22,9 @@ follow (annotate). ``python -m devtools.aws_actions`` prints every call found.
 from __future__ import annotations
 
 import ast
-import importlib
-import pkgutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "chalicelib"
@@ -111,19 +109,13 @@ class Models:
     @classmethod
     def load(cls) -> Models:
         from pynamodb.indexes import Index as PynamoIndex
-        from pynamodb.models import Model
 
-        import chalicelib.models
-        from chalicelib.config import get_settings
+        from chalicelib.core.config import get_settings
+        from devtools.models import all_models
 
-        for info in pkgutil.iter_modules(chalicelib.models.__path__):
-            importlib.import_module(f"chalicelib.models.{info.name}")
         prefix = f"borgerdialog-{get_settings().stage}-"
         found = cls()
-        pending: list[type[Any]] = list(Model.__subclasses__())
-        while pending:
-            model = pending.pop()
-            pending.extend(model.__subclasses__())
+        for model in all_models(editor=False):
             table = getattr(getattr(model, "Meta", None), "table_name", None)
             if not table:
                 continue
@@ -222,8 +214,9 @@ class _ModuleReader:
         if service:
             return {Client(service)}
         func = node.func
-        if isinstance(func, ast.Name) and func.id in {"TransactWrite", "TransactGet"}:
-            return {Transaction("write" if func.id == "TransactWrite" else "get")}
+        if isinstance(func, ast.Name) and func.id in {"TransactWrite", "Transaction", "TransactGet"}:
+            # Transaction: chalicelib.core.conditions's named TransactWrite, same methods.
+            return {Transaction("get" if func.id == "TransactGet" else "write")}
         found: set[Kind] = set()
         for kind in self.kinds(func, scope, self_attrs):
             if isinstance(kind, ModelClass):
@@ -275,17 +268,17 @@ class _ModuleReader:
     # --- reading ----------------------------------------------------------------
     def read(self) -> list[Call]:
         for node in ast.walk(self.tree):
-            if isinstance(node, ast.ImportFrom) and node.module == PACKAGE:
+            if isinstance(node, ast.ImportFrom) and node.module == f"{PACKAGE}.core":
                 for alias in node.names:
                     if alias.name == "aws":
                         self.aws_module_names.add(alias.asname or "aws")
-            elif isinstance(node, ast.ImportFrom) and node.module == f"{PACKAGE}.aws":
+            elif isinstance(node, ast.ImportFrom) and node.module == f"{PACKAGE}.core.aws":
                 for alias in node.names:
                     if alias.name == "client":
                         self.client_functions.add(alias.asname or "client")
             elif isinstance(node, ast.Import):
                 for alias in node.names:
-                    if alias.name == f"{PACKAGE}.aws" and alias.asname:
+                    if alias.name == f"{PACKAGE}.core.aws" and alias.asname:
                         self.aws_module_names.add(alias.asname)
         self._body(self.tree.body, self.module_scope, {})
         return self.calls

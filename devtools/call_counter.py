@@ -7,8 +7,6 @@ Every client the app talks through is hooked: pynamodb's (one per model) and
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -20,30 +18,16 @@ SERVICES = ("s3", "sesv2", "ses", "sqs", "sns")
 
 def clients_in_use() -> list[Any]:
     """Every botocore client the app talks through: pynamodb's (one per model) and ours."""
-    from pynamodb.models import Model
-
-    from chalicelib import aws
+    from chalicelib.core import aws
+    from devtools.models import all_models
 
     found: list[Any] = []
-    for model in all_models(Model):
+    for model in all_models():
         client = model._get_connection().connection.client
         if all(client is not seen for seen in found):
             found.append(client)
     for service in SERVICES:
         found.append(aws.client(service))
-    return found
-
-
-def all_models(base: type[Any]) -> list[type[Any]]:
-    import chalicelib.models
-
-    for info in pkgutil.iter_modules(chalicelib.models.__path__):
-        importlib.import_module(f"chalicelib.models.{info.name}")
-    found: list[type[Any]] = []
-    for subclass in base.__subclasses__():
-        if getattr(getattr(subclass, "Meta", None), "table_name", None):
-            found.append(subclass)
-        found.extend(all_models(subclass))
     return found
 
 

@@ -71,7 +71,7 @@ def runtime() -> str:
 def merge_template(stage: str, out: Path) -> Path:
     """infra/template.yaml with this stage's defaults and API throttling, for chalice's merge."""
     from infra.configure import read_config
-    from infra.provision import load_template
+    from infra.template import load_template
 
     template = load_template()
     template["Parameters"]["Stage"]["Default"] = stage

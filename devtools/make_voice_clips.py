@@ -20,8 +20,8 @@ import tempfile
 import wave
 from pathlib import Path
 
-from chalicelib.captcha_audio import AGAIN, INTRO, VOICE_DIR
-from chalicelib.config import CAPTCHA_ALPHABET
+from chalicelib.captcha.audio import AGAIN, INTRO, VOICE_DIR
+from chalicelib.core.config import CAPTCHA_ALPHABET
 
 VOICE = "da"
 WORDS_PER_MINUTE = "130"

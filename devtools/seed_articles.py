@@ -16,7 +16,7 @@ def add_articles(count: int, *, categories: Sequence[str] = ("erfaringer",), sta
                  tags: Sequence[str] = ()) -> list[str]:
     """``count`` articles published ``step`` apart from ``start``, their categories taken in
     turn; returns the slugs newest first, the order the API lists them in."""
-    from chalicelib.models.articles import PUBLISHED_FEED, Article
+    from chalicelib.articles.model import PUBLISHED_FEED, Article
 
     base = start or datetime(2024, 1, 1, 9, 0, tzinfo=UTC)
     published = status == "published"

@@ -81,7 +81,7 @@ class SiteHandler(BaseHTTPRequestHandler):
     # -- the bucket --------------------------------------------------------------------------
 
     def _get(self, key: str) -> dict[str, Any] | None:
-        from chalicelib import aws
+        from chalicelib.core import aws
 
         s3: Any = aws.client("s3")
         try:
@@ -172,7 +172,7 @@ def serve(port: int, *, bucket: str, api: str, moto_url: str | None) -> Threadin
 def main() -> None:
     import os
 
-    from chalicelib.config import get_settings
+    from chalicelib.core.config import get_settings
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--port", type=int, default=0)

@@ -39,7 +39,8 @@ os.environ.pop("AWS_PROFILE", None)
 
 from chalice.test import Client  # noqa: E402
 
-from devtools import dynamodb_local, moto_server  # noqa: E402
+from devtools import stack as local_stack  # noqa: E402
+from devtools.emulators import dynamodb_local, moto_server  # noqa: E402
 
 # The DynamoDB lane (``make test``, see devtools/dynamodb_local.py) sets this: DynamoDB calls
 # then go to DynamoDB Local, everything else still to moto server.
@@ -59,9 +60,7 @@ def dynamodb_local_server() -> Iterator[dynamodb_local.DynamoDBLocal]:
 
 @pytest.fixture(scope="session")
 def moto() -> Iterator[moto_server.MotoServer]:
-    log = ROOT / ".pytest_cache" / f"moto-{os.getpid()}.log"
-    log.parent.mkdir(exist_ok=True)
-    server = moto_server.start(log_path=str(log))
+    server = local_stack.start_aws(ROOT / ".pytest_cache" / f"moto-{os.getpid()}.log")
     os.environ["AWS_ENDPOINT_URL"] = server.url
     yield server
     server.stop()
@@ -74,17 +73,14 @@ def stack(request: pytest.FixtureRequest) -> Iterator[dict[str, str] | None]:
     if request.node.get_closest_marker("no_aws"):
         yield None
         return
-    import boto3
-
-    from infra.provision import provision
-
     server: moto_server.MotoServer = request.getfixturevalue("moto")
     server.reset()
-    session = boto3.session.Session(region_name=REGION)
     if ON_DYNAMODB_LOCAL:
+        import boto3
+
         request.getfixturevalue("dynamodb_local_server")
-        dynamodb_local.drop_tables(session.client("dynamodb"))
-    yield provision("local", session.client, REGION)
+        dynamodb_local.drop_tables(boto3.client("dynamodb", region_name=REGION))
+    yield local_stack.create_resources()
 
 
 @pytest.fixture

@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from devtools import moto_server
+from devtools.emulators import moto_server
+from devtools.stack import LocalStack
 from tests.conftest import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
@@ -41,63 +36,9 @@ def require_browser() -> None:
         pytest.skip(f"missing {', '.join(missing)} (apt-get install chromium; make .venv/axe)")
 
 
-@dataclass
-class LocalStack:
-    site_url: str
-    api_url: str
-    chalice: subprocess.Popen[bytes]
-    site_server: Any
-
-    def stop(self) -> None:
-        self.site_server.shutdown()
-        self.site_server.server_close()
-        if self.chalice.poll() is None:
-            self.chalice.terminate()
-            try:
-                self.chalice.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.chalice.kill()
-
-
-def _wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"chalice local exited with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - our loopback server
-                return
-        except urllib.error.HTTPError:
-            return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout}s")
-
-
 def start_stack(moto: moto_server.MotoServer, log_path: Path) -> LocalStack:
-    from chalicelib.config import get_settings
-    from devtools.site_server import serve
-
-    site_port, api_port = moto_server.free_port(), moto_server.free_port()
-    site_url = f"http://127.0.0.1:{site_port}"
-    api_url = f"{site_url}/api"  # as on AWS: the API under /api on the site's origin
-    env = {**os.environ, "AWS_ENDPOINT_URL": moto.url, "SITE_URL": site_url, "API_URL": api_url,
-           "STAGE": "local", "LOG_LEVEL": "WARNING"}
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    chalice = subprocess.Popen(
-        [str(Path(sys.executable).with_name("chalice")), "local", "--host", "127.0.0.1",
-         "--port", str(api_port), "--stage", "local", "--no-autoreload"],
-        cwd=ROOT, env=env, stdout=open(log_path, "ab"),  # noqa: SIM115 - lives as long as the child
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        _wait_for(f"http://127.0.0.1:{api_port}/categories", chalice)
-    except RuntimeError:
-        chalice.kill()
-        raise
-    server = serve(site_port, bucket=get_settings().bucket, api=f"http://127.0.0.1:{api_port}",
-                   moto_url=moto.url)
-    return LocalStack(site_url=site_url, api_url=api_url, chalice=chalice, site_server=server)
+    """``chalice local`` and the site server in front of the tests' moto server."""
+    return LocalStack.start(log_dir=log_path.parent / log_path.stem, aws=moto, LOG_LEVEL="WARNING")
 
 
 def launch(playwright: Any) -> Any:

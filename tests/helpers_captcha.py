@@ -10,7 +10,7 @@ import json
 
 from chalice.test import Client
 
-from chalicelib.config import get_settings
+from chalicelib.core.config import get_settings
 
 
 def fixed_answer() -> str:

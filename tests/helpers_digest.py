@@ -11,9 +11,10 @@ from typing import Any
 from chalice.local import LambdaContext
 from chalice.test import Client
 
-from chalicelib import aws, tokens
-from chalicelib.config import get_settings
-from chalicelib.models.subscribers import CONFIRMED, DIGEST_PARTITION, Subscriber
+from chalicelib.core import aws
+from chalicelib.core.config import get_settings
+from chalicelib.newsletter import tokens
+from chalicelib.newsletter.models import CONFIRMED, DIGEST_PARTITION, Subscriber
 
 
 def invoke(client: Client, function_name: str, payload: Any) -> Any:

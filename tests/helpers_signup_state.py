@@ -7,7 +7,7 @@ from typing import Any
 
 from chalice.test import Client
 
-from chalicelib import tokens
+from chalicelib.newsletter import tokens
 from tests.helpers_subscriptions import Outbox, confirm_link, held_items, mails_to, path_of
 
 REFERENCE = "reference@example.org"

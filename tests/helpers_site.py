@@ -20,8 +20,8 @@ class Stored:
 
 
 def bucket_objects() -> dict[str, Stored]:
-    from chalicelib import aws
-    from chalicelib.config import get_settings
+    from chalicelib.core import aws
+    from chalicelib.core.config import get_settings
 
     s3: Any = aws.client("s3")
     bucket = get_settings().bucket

@@ -16,7 +16,7 @@ from urllib.parse import urlencode, urlsplit
 
 from chalice.test import Client
 
-from chalicelib.config import get_settings
+from chalicelib.core.config import get_settings
 
 ANSWER = os.environ["CAPTCHA_TEST_ANSWER"]
 SITE_FORM = "https://borgerdialog.dk/nyhedsbrev/"

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from chalice.test import Client
 
-from chalicelib import tokens
-from chalicelib.models.ledger import ConsentEvent
-from chalicelib.models.subscribers import CONFIRMED, PENDING, SUPPRESSED, Subscriber
+from chalicelib.newsletter import tokens
+from chalicelib.newsletter.models import CONFIRMED, PENDING, SUPPRESSED, ConsentEvent, Subscriber
 from tests.helpers_digest import add_subscriber, invoke
 
 FIXTURES = Path(__file__).with_name("fixtures") / "ses"

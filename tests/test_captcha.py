@@ -15,10 +15,11 @@ import boto3
 import pytest
 from chalice.test import Client
 
-from chalicelib import captcha, captcha_audio
-from chalicelib.captcha import CaptchaRejected, CaptchaService
-from chalicelib.config import CAPTCHA_ALPHABET, CAPTCHA_LENGTH, get_settings
-from chalicelib.models.challenges import ChallengeItem
+from chalicelib.captcha import audio as captcha_audio
+from chalicelib.captcha import challenges as captcha
+from chalicelib.captcha.challenges import CaptchaRejected, CaptchaService
+from chalicelib.captcha.model import ChallengeItem
+from chalicelib.core.config import CAPTCHA_ALPHABET, CAPTCHA_LENGTH, get_settings
 from tests.conftest import REGION
 from tests.helpers_captcha import fixed_answer, new_challenge
 from tests.helpers_faults import (

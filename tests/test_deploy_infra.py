@@ -10,10 +10,10 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib import config
-from devtools import moto_stack
+from chalicelib.core import config
+from devtools import moto_cloudformation
 from infra import configure
-from infra.provision import TEMPLATE, load_template
+from infra.template import TEMPLATE, load_template
 from tests.conftest import REGION, ROOT
 
 # What the tables/bucket/queue/topic outputs configure; each must name a real resource.
@@ -34,8 +34,8 @@ def test_infra_template_passes_cfn_lint() -> None:
 @pytest.mark.no_aws
 def test_moto_subset_leaves_out_only_what_moto_cannot_make() -> None:
     template = load_template()
-    subset = moto_stack.supported_subset(template)
-    known = moto_stack.moto_resource_types()
+    subset = moto_cloudformation.supported_subset(template)
+    known = moto_cloudformation.moto_resource_types()
     for logical_id, why in subset.left_out.items():
         kind = template["Resources"][logical_id]["Type"]
         assert kind not in CORE_TYPES, f"{logical_id} ({kind}) must deploy on moto: {why}"
@@ -44,7 +44,7 @@ def test_moto_subset_leaves_out_only_what_moto_cannot_make() -> None:
     assert kept | set(subset.left_out) == set(template["Resources"])
     # Nothing kept may point at something left out.
     for logical_id in kept:
-        assert not set(moto_stack._references(subset.template["Resources"][logical_id])) & set(
+        assert not set(moto_cloudformation._references(subset.template["Resources"][logical_id])) & set(
             subset.left_out), logical_id
 
 
@@ -60,7 +60,7 @@ def test_filter_follows_references_through_sub_getatt_and_depends_on() -> None:
     }, "Outputs": {"Domain": {"Value": {"Fn::GetAtt": ["Cdn", "DomainName"]}},
                    "Queue": {"Value": {"Ref": "Alone"}}}}
     known = frozenset({"AWS::SQS::Queue", "AWS::S3::BucketPolicy"})
-    subset = moto_stack.supported_subset(template, known)
+    subset = moto_cloudformation.supported_subset(template, known)
     assert set(subset.left_out) == {"Cdn", "Policy", "Uses"}
     assert set(subset.template["Resources"]) == {"Alone", "Other"}
     assert set(subset.template["Outputs"]) == {"Queue"} and set(subset.dropped_outputs) == {"Domain"}
@@ -69,10 +69,10 @@ def test_filter_follows_references_through_sub_getatt_and_depends_on() -> None:
 def test_template_deploys_on_moto_and_its_outputs_are_the_config_the_app_runs_with(
         tmp_path: Path) -> None:
     stage = "dev"
-    subset = moto_stack.supported_subset(load_template())
+    subset = moto_cloudformation.supported_subset(load_template())
     cfn: Any = boto3.client("cloudformation", region_name=REGION)
     cfn.create_stack(StackName=configure.stack_name(stage), TemplateBody=json.dumps(subset.template),
-                     Parameters=moto_stack.parameters(stage))
+                     Parameters=moto_cloudformation.parameters(stage))
     stack = cfn.describe_stacks(StackName=configure.stack_name(stage))["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
 
@@ -201,10 +201,10 @@ def test_throttle_applies_the_stages_limits_to_the_deployed_api(tmp_path: Path) 
 def test_api_origin_points_the_stack_at_the_deployed_api(tmp_path: Path) -> None:
     """What `python -m infra.configure api-origin --stage dev` does after `chalice deploy`:
     the stack is updated with the API's host, every other parameter kept."""
-    subset = moto_stack.supported_subset(load_template())
+    subset = moto_cloudformation.supported_subset(load_template())
     cfn: Any = boto3.client("cloudformation", region_name=REGION)
     cfn.create_stack(StackName="borgerdialog-dev", TemplateBody=json.dumps(subset.template),
-                     Parameters=moto_stack.parameters("dev", AlarmEmail="drift@example.dk"))
+                     Parameters=moto_cloudformation.parameters("dev", AlarmEmail="drift@example.dk"))
     chalice_dir = tmp_path / ".chalice"
     (chalice_dir / "deployed").mkdir(parents=True)
     (chalice_dir / "config.json").write_text(json.dumps(configure.read_config()), encoding="utf-8")

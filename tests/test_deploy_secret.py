@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib import aws, config
+from chalicelib.core import aws, config
 from tests.conftest import REGION
 
 PARAMETER = "/borgerdialog/dev/app-secret"

@@ -13,12 +13,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from chalice.test import Client
 
-from chalicelib import aws, mail, tokens
-from chalicelib.digest import DigestPlanner, Queue, digest_id_for, runs, week_start
-from chalicelib.digest_worker import DigestWorker, Record
-from chalicelib.models.deliveries import CLAIMED, SENT, Delivery
-from chalicelib.models.site import DIGEST_PK, ENQUEUED, Digest
-from chalicelib.models.subscribers import PENDING, SUPPRESSED, UNSUBSCRIBED, Subscriber
+from chalicelib.core import aws, mail
+from chalicelib.digest.models import CLAIMED, DIGEST_PK, ENQUEUED, SENT, Delivery, Digest
+from chalicelib.digest.planner import DigestPlanner, runs
+from chalicelib.digest.queue import Queue
+from chalicelib.digest.weeks import digest_id_for, week_start
+from chalicelib.digest.worker import DigestWorker, Record
+from chalicelib.newsletter import tokens
+from chalicelib.newsletter.models import PENDING, SUPPRESSED, UNSUBSCRIBED, Subscriber
 from tests.conftest import ArticleFactory
 from tests.helpers_digest import add_subscriber, invoke, pump, queue_url, queued_count, schedule_event
 
@@ -256,7 +258,7 @@ def test_concurrent_schedule_runs_make_one_digest(add_articles: ArticleFactory) 
 
 def test_fan_out_stopped_for_time_is_resumed_by_the_next_run(add_articles: ArticleFactory,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib import digest as digest_module
+    from chalicelib.digest import planner as digest_module
 
     monkeypatch.setattr(digest_module, "PAGE_SIZE", 4)  # several pages from a few subscribers
     recent(add_articles, 1, "cases", "case")
@@ -309,7 +311,7 @@ def test_malformed_messages_fail_individually_and_end_in_the_dlq(
 
 def test_the_sqs_handler_with_a_generated_event(client: Client, add_articles: ArticleFactory,
                                                 outbox: Outbox) -> None:
-    from chalicelib.digest import QueuedSubscriber
+    from chalicelib.digest.messages import QueuedSubscriber
 
     recent(add_articles, 1, "cases", "case")
     sid = add_subscriber("laeser@example.org")
@@ -326,7 +328,7 @@ def test_the_sqs_handler_with_a_generated_event(client: Client, add_articles: Ar
 def test_the_one_click_url_in_a_digest_mail_unsubscribes(
         client: Client, add_articles: ArticleFactory, outbox: Outbox) -> None:
     """RFC 8058: the mail client POSTs ``List-Unsubscribe=One-Click`` to the https URL."""
-    from chalicelib.config import get_settings
+    from chalicelib.core.config import get_settings
 
     recent(add_articles, 1, "cases", "case")
     sid = add_subscriber("laeser@example.org")

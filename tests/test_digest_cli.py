@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib import cli
-from chalicelib.digest import digest_id_for
+from chalicelib.digest.weeks import digest_id_for
+from editor import cli
 from tests.conftest import ArticleFactory
 from tests.helpers_digest import add_subscriber
 

@@ -9,18 +9,14 @@ from typing import Any
 
 import pytest
 
-from chalicelib import aws, mail, pacing
-from chalicelib.digest import (
-    DigestPlanner,
-    InvalidDigestId,
-    QueuedSubscriber,
-    decode_batch,
-    digest_id_for,
-    week_start,
-)
-from chalicelib.digest_worker import Claimed, DigestWorker, NotEligible, Record
-from chalicelib.models.deliveries import Delivery
-from chalicelib.models.subscribers import UNSUBSCRIBED
+from chalicelib.core import aws, mail
+from chalicelib.digest import pacing
+from chalicelib.digest.messages import QueuedSubscriber, decode_batch
+from chalicelib.digest.models import Delivery
+from chalicelib.digest.planner import DigestPlanner
+from chalicelib.digest.weeks import InvalidDigestId, digest_id_for, week_start
+from chalicelib.digest.worker import Claimed, DigestWorker, NotEligible, Record
+from chalicelib.newsletter.models import UNSUBSCRIBED
 from tests.conftest import ArticleFactory
 from tests.helpers_digest import add_subscriber, queue_url
 

@@ -8,8 +8,8 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.config import get_settings
-from chalicelib.models.articles import Article
+from chalicelib.articles.model import Article
+from chalicelib.core.config import get_settings
 from tests.conftest import ON_DYNAMODB_LOCAL, REGION
 
 

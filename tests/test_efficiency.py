@@ -45,15 +45,16 @@ def test_categories_and_bad_requests_make_no_aws_call(client: Client, aws_calls:
 # Loaded by the routes that need them, never by `import app`: third-party libraries for
 # pictures, templates, Markdown and addresses; and our own services that pull in more
 # pynamodb (transactions, the subscriber, ledger and rate-limit models) or the CAPTCHA.
-HEAVY = ("PIL", "captcha", "jinja2", "markdown", "nh3", "boto3", "email_validator",
-         "pynamodb.transactions", "chalicelib.subscriptions", "chalicelib.ratelimit",
-         "chalicelib.models.subscribers", "chalicelib.models.ledger", "chalicelib.captcha")
+HEAVY = ("PIL", "captcha", "jinja2", "markdown", "nh3", "yaml", "boto3", "email_validator",
+         "pynamodb.transactions", "chalicelib.newsletter.signup", "chalicelib.limits.limiter",
+         "chalicelib.newsletter.models", "chalicelib.captcha.challenges")
 IMPORT_PROBE = f"""
 import json, sys
 import app
 heavy = [m for m in {HEAVY!r} if m in sys.modules]
-from chalicelib import aws
-from chalicelib.models.articles import Article
+heavy += sorted(m for m in sys.modules if m == "editor" or m.startswith("editor."))
+from chalicelib.core import aws
+from chalicelib.articles.model import Article
 print(json.dumps({{"heavy": heavy, "clients": len(aws._clients),
                   "pynamodb_connection": Article._connection is not None}}))
 """
@@ -71,17 +72,18 @@ def test_import_app_is_light_and_creates_no_client() -> None:
 def test_the_probe_sees_the_service_once_a_route_needs_it() -> None:
     # Guards the probe itself: the same check after the subscription service is imported
     # must name it, or the test above could never fail.
-    probe = IMPORT_PROBE.replace("import app\n", "import app\nimport chalicelib.subscriptions\n")
+    probe = IMPORT_PROBE.replace("import app\n", "import app\nimport chalicelib.newsletter.signup\nimport editor.cli\n")
     result = subprocess.run(
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True,
         env={"PATH": "", "STAGE": "local", "AWS_DEFAULT_REGION": "eu-north-1"},
     )
     heavy = set(json.loads(result.stdout)["heavy"])
-    assert {"pynamodb.transactions", "chalicelib.subscriptions", "chalicelib.ratelimit"} <= heavy
+    assert {"chalicelib.newsletter.models", "chalicelib.newsletter.signup", "chalicelib.limits.limiter",
+            "editor", "editor.cli"} <= heavy
 
 
 def test_boto3_clients_are_made_once_per_process() -> None:
-    from chalicelib import aws
+    from chalicelib.core import aws
 
     aws.reset()
     first = aws.client("s3")

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib import cli, transient
-from chalicelib.models.articles import Article
+from chalicelib.articles.model import Article
+from chalicelib.core.faults import classify
+from editor import cli
 from tests.conftest import ArticleFactory
 from tests.helpers_faults import (
     ACCESS_DENIED,
@@ -40,7 +41,7 @@ DYNAMODB_FAULTS = BY_SERVICE["dynamodb"]
 def test_every_route_is_guarded() -> None:
     """A route registered after ``guard_routes(app)`` would answer throttling with a 500."""
     from app import app
-    from chalicelib.api.guard import is_guarded
+    from chalicelib.core.guard import is_guarded
 
     unguarded = [f"{method} {path}" for path, methods in app.routes.items()
                  for method, entry in methods.items() if not is_guarded(entry.view_function)]
@@ -127,9 +128,9 @@ def _write_articles(folder: Path, *, draft: str | None = None) -> None:
 def _assert_site_is_whole() -> None:
     """The manifest names exactly the objects in the bucket, with their real digests, and a
     full render finds nothing to change: the bucket is what a run without faults leaves."""
-    from chalicelib.models.site_manifest import LAYOUT, MANIFEST, RenderedObject
-    from chalicelib.site.build import build_site
-    from chalicelib.site.pages import SiteObject
+    from editor.site.build import build_site
+    from editor.site.manifest import LAYOUT, MANIFEST, RenderedObject
+    from editor.site.render import SiteObject
     from tests.helpers_site import bucket_objects
 
     stored = {key: obj for key, obj in bucket_objects().items() if not key.startswith("captcha/")}
@@ -203,7 +204,7 @@ def test_captcha_calls_are_the_ones_the_fault_matrix_covers(client: Client, faul
 def test_captcha_creation_under_faults_is_503_and_leaves_no_challenge(
     client: Client, faults: FaultInjector, call: str, after: int, fault: Fault,
 ) -> None:
-    from chalicelib.models.challenges import ChallengeItem
+    from chalicelib.captcha.model import ChallengeItem
     from tests.helpers_captcha import fixed_answer
 
     faults.inject(call, fault, after=after)
@@ -217,9 +218,9 @@ def test_captcha_creation_under_faults_is_503_and_leaves_no_challenge(
     assert response.status_code == 201
     captcha_id = json.loads(response.body)["captcha_id"]
     assert [item.captcha_id for item in ChallengeItem.scan()] == [captcha_id]
-    from chalicelib import captcha
+    from chalicelib.captcha import challenges
 
-    captcha.consume(captcha_id, fixed_answer())  # the new one works, once
+    challenges.consume(captcha_id, fixed_answer())  # the new one works, once
 
 
 @pytest.mark.parametrize(("call", "after", "fault"),
@@ -230,7 +231,7 @@ def test_the_html_signup_form_under_faults_is_a_503_page_then_works(
 ) -> None:
     """GET /nyhedsbrev makes a challenge for visitors without JavaScript: a fault gives a
     Danish 503 page with Retry-After and no challenge; the reload gets a working form."""
-    from chalicelib.models.challenges import ChallengeItem
+    from chalicelib.captcha.model import ChallengeItem
 
     faults.inject(call, fault, after=after)
     response = client.http.get("/nyhedsbrev")
@@ -260,16 +261,16 @@ def test_classification_of_failures() -> None:
     from botocore.exceptions import EndpointConnectionError
     from pynamodb.exceptions import PutError, TransactWriteError
 
-    busy = transient.classify(PutError("put", _client_error("ProvisionedThroughputExceededException")))
+    busy = classify(PutError("put", _client_error("ProvisionedThroughputExceededException")))
     assert busy is not None and busy.kind == "busy"
-    assert transient.classify(PutError("put", _client_error("ConditionalCheckFailedException"))) is None
-    assert transient.classify(_client_error("ValidationException")) is None
-    assert transient.classify(ValueError("bug")) is None
-    mail = transient.classify(_client_error("MessageRejected"))
+    assert classify(PutError("put", _client_error("ConditionalCheckFailedException"))) is None
+    assert classify(_client_error("ValidationException")) is None
+    assert classify(ValueError("bug")) is None
+    mail = classify(_client_error("MessageRejected"))
     assert mail is not None and mail.kind == "mail"
-    slow = transient.classify(_client_error("Anything", ResponseMetadata={"HTTPStatusCode": 503}))
+    slow = classify(_client_error("Anything", ResponseMetadata={"HTTPStatusCode": 503}))
     assert slow is not None and slow.kind == "busy"
-    unreachable = transient.classify(EndpointConnectionError(endpoint_url="http://x"))
+    unreachable = classify(EndpointConnectionError(endpoint_url="http://x"))
     assert unreachable is not None and unreachable.kind == "unreachable"
 
     def cancelled(*codes: str) -> Exception:
@@ -280,5 +281,5 @@ def test_classification_of_failures() -> None:
         except TransactWriteError as error:
             return error
 
-    assert transient.classify(cancelled("None", "ThrottlingError")) is not None
-    assert transient.classify(cancelled("ConditionalCheckFailed", "None")) is None
+    assert classify(cancelled("None", "ThrottlingError")) is not None
+    assert classify(cancelled("ConditionalCheckFailed", "None")) is None

@@ -15,9 +15,18 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib.digest import digest_id_for
-from chalicelib.models.deliveries import CLAIMED, SENT, Delivery
-from chalicelib.models.site import DIGEST_PK, ENQUEUED, MARKER_PK, MARKER_SK, Digest, DigestMarker
+from chalicelib.digest.models import (
+    CLAIMED,
+    DIGEST_PK,
+    ENQUEUED,
+    MARKER_PK,
+    MARKER_SK,
+    SENT,
+    Delivery,
+    Digest,
+    DigestMarker,
+)
+from chalicelib.digest.weeks import digest_id_for
 from tests.conftest import ArticleFactory
 from tests.helpers_digest import (
     _lambda_record,
@@ -83,7 +92,7 @@ def _deliveries() -> dict[str, str]:
 def _invoke_worker_once(client: Client) -> bool:
     """One Lambda invocation on the queued messages, which stay visible: whatever it did not
     delete is redelivered at once, as SQS does after the visibility timeout. True if it raised."""
-    from chalicelib import aws
+    from chalicelib.core import aws
 
     messages = aws.client("sqs").receive_message(QueueUrl=queue_url(), MaxNumberOfMessages=10,
                                                  VisibilityTimeout=0, AttributeNames=["All"])["Messages"]

@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from chalice.test import Client
 
-from chalicelib import ratelimit
-from chalicelib.models.ratelimits import RateLimit
+from chalicelib.limits import limiter
+from chalicelib.limits.model import RateLimit
 from tests.helpers_faults import (
     MESSAGE_REJECTED,
     THROTTLING,
@@ -41,43 +41,43 @@ T0 = 1_800_000_000.0
 def _held_by(subject: str) -> str | None:
     """The attempt id holding the claim on ``subject`` (expired or not), or None."""
     try:
-        return RateLimit.get(ratelimit._subject_key(SCOPE, subject), consistent_read=True).attempt
+        return RateLimit.get(limiter.default_limiter().subject_key(SCOPE, subject), consistent_read=True).attempt
     except RateLimit.DoesNotExist:
         return None
 
 
 @pytest.mark.dynamodb  # conditional put and delete, on AWS's own emulator too
 def test_a_release_gives_back_only_the_attempt_that_took_the_claim() -> None:
-    first = ratelimit.claim(SCOPE, "a", seconds=60, now=T0)
+    first = limiter.default_limiter().claim(SCOPE, "a", seconds=60, now=T0)
     assert first is not None
-    assert ratelimit.claim(SCOPE, "a", seconds=60, now=T0 + 1) is None  # held
-    assert ratelimit.release(first)
-    assert not ratelimit.release(first)  # given back already
-    again = ratelimit.claim(SCOPE, "a", seconds=60, now=T0 + 2)
+    assert limiter.default_limiter().claim(SCOPE, "a", seconds=60, now=T0 + 1) is None  # held
+    assert limiter.default_limiter().release(first)
+    assert not limiter.default_limiter().release(first)  # given back already
+    again = limiter.default_limiter().claim(SCOPE, "a", seconds=60, now=T0 + 2)
     assert again is not None and again.attempt != first.attempt
 
 
 @pytest.mark.dynamodb
 def test_a_late_release_never_removes_a_newer_claim() -> None:
-    stale = ratelimit.claim(SCOPE, "b", seconds=10, now=T0)
+    stale = limiter.default_limiter().claim(SCOPE, "b", seconds=10, now=T0)
     assert stale is not None
-    newer = ratelimit.claim(SCOPE, "b", seconds=60, now=T0 + 20)  # the stale one expired
+    newer = limiter.default_limiter().claim(SCOPE, "b", seconds=60, now=T0 + 20)  # the stale one expired
     assert newer is not None
-    assert not ratelimit.release(stale)
+    assert not limiter.default_limiter().release(stale)
     assert _held_by("b") == newer.attempt
-    assert ratelimit.claim(SCOPE, "b", seconds=60, now=T0 + 21) is None
-    assert ratelimit.release(newer)
+    assert limiter.default_limiter().claim(SCOPE, "b", seconds=60, now=T0 + 21) is None
+    assert limiter.default_limiter().release(newer)
 
 
 @pytest.mark.dynamodb
 def test_only_the_same_request_takes_over_a_claim_it_still_holds() -> None:
-    first = ratelimit.claim(SCOPE, "c", seconds=60, request="captcha-1", now=T0)
+    first = limiter.default_limiter().claim(SCOPE, "c", seconds=60, request="captcha-1", now=T0)
     assert first is not None
-    assert ratelimit.claim(SCOPE, "c", seconds=60, request="captcha-2", now=T0 + 1) is None
-    assert ratelimit.claim(SCOPE, "c", seconds=60, now=T0 + 1) is None
-    retry = ratelimit.claim(SCOPE, "c", seconds=60, request="captcha-1", now=T0 + 2)
+    assert limiter.default_limiter().claim(SCOPE, "c", seconds=60, request="captcha-2", now=T0 + 1) is None
+    assert limiter.default_limiter().claim(SCOPE, "c", seconds=60, now=T0 + 1) is None
+    retry = limiter.default_limiter().claim(SCOPE, "c", seconds=60, request="captcha-1", now=T0 + 2)
     assert retry is not None
-    assert not ratelimit.release(first)  # the first attempt's late release: the retry's stands
+    assert not limiter.default_limiter().release(first)  # the first attempt's late release: the retry's stands
     assert _held_by("c") == retry.attempt
 
 
@@ -86,17 +86,17 @@ def test_stale_releases_racing_a_newer_claim_never_remove_it() -> None:
     whichever runs first, the newer claim ends held and is released only by its own id."""
     for round_ in range(5):
         subject = f"race-{round_}"
-        stale = ratelimit.claim(SCOPE, subject, seconds=10, now=T0)
+        stale = limiter.default_limiter().claim(SCOPE, subject, seconds=10, now=T0)
         assert stale is not None
         with ThreadPoolExecutor(max_workers=21) as pool:
-            releases = [pool.submit(ratelimit.release, stale) for _ in range(20)]
-            newer = pool.submit(ratelimit.claim, SCOPE, subject, seconds=60, now=T0 + 20).result()
+            releases = [pool.submit(limiter.default_limiter().release, stale) for _ in range(20)]
+            newer = pool.submit(limiter.default_limiter().claim, SCOPE, subject, seconds=60, now=T0 + 20).result()
             released = sum(future.result() for future in releases)
         assert newer is not None
         assert released <= 1  # the stale claim, if its release ran before the newer claim
         assert _held_by(subject) == newer.attempt
-        assert ratelimit.claim(SCOPE, subject, seconds=60, now=T0 + 21) is None
-        assert ratelimit.release(newer)
+        assert limiter.default_limiter().claim(SCOPE, subject, seconds=60, now=T0 + 21) is None
+        assert limiter.default_limiter().release(newer)
 
 
 # The signup steps after the claim that fail it: the record's transaction, the mail.

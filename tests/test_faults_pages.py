@@ -19,10 +19,11 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib import ratelimit, tokens
-from chalicelib.api.docs import DOCUMENT
-from chalicelib.models.ratelimits import RateLimit
-from chalicelib.subscriptions import MAIL_CLAIM
+from chalicelib.core.openapi import DOCUMENT
+from chalicelib.limits import limiter
+from chalicelib.limits.model import RateLimit
+from chalicelib.newsletter import tokens
+from chalicelib.newsletter.signup import MAIL_CLAIM
 from tests.helpers_faults import (
     BY_SERVICE,
     INTERNALS,
@@ -121,7 +122,7 @@ def _stored(email: str) -> dict[str, Any]:
     subscribers = [{name: value for name, value in item.items() if name not in LATER_TIMES}
                    for item in shape["subscribers"]]
     return {**shape, "subscribers": subscribers,
-            "mail claim": RateLimit.count(ratelimit._subject_key(MAIL_CLAIM, sid)) == 1}
+            "mail claim": RateLimit.count(limiter.default_limiter().subject_key(MAIL_CLAIM, sid)) == 1}
 
 
 def _answer(response: Any) -> Any:

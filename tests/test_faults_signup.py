@@ -21,8 +21,9 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib import ratelimit, tokens
-from chalicelib.models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED, Subscriber
+from chalicelib.limits import limiter
+from chalicelib.newsletter import tokens
+from chalicelib.newsletter.models import CONFIRMED, PENDING, UNSUBSCRIBED, Subscriber
 from tests.helpers_faults import (
     BY_SERVICE,
     INTERNALS,
@@ -240,20 +241,20 @@ def test_a_give_back_racing_identical_retries_accepts_the_request_once(
 
 @pytest.mark.dynamodb  # a conditional ADD of -1, on AWS's own emulator too
 def test_a_refund_uncounts_one_hit_and_never_goes_below_zero_or_revives_an_item() -> None:
-    counted = ratelimit.hit("test", "subject", limit=2, window_seconds=3600)
-    ratelimit.hit("test", "subject", limit=2, window_seconds=3600)
-    with pytest.raises(ratelimit.RateLimited):
-        ratelimit.hit("test", "subject", limit=2, window_seconds=3600)
-    assert ratelimit.refund(counted)
-    ratelimit.hit("test", "subject", limit=2, window_seconds=3600)  # the refunded place
-    with pytest.raises(ratelimit.RateLimited):
-        ratelimit.hit("test", "subject", limit=2, window_seconds=3600)
-    assert ratelimit.refund(counted) and ratelimit.refund(counted)
-    assert not ratelimit.refund(counted)  # at zero
+    counted = limiter.default_limiter().hit("test", "subject", limit=2, window_seconds=3600)
+    limiter.default_limiter().hit("test", "subject", limit=2, window_seconds=3600)
+    with pytest.raises(limiter.RateLimited):
+        limiter.default_limiter().hit("test", "subject", limit=2, window_seconds=3600)
+    assert limiter.default_limiter().refund(counted)
+    limiter.default_limiter().hit("test", "subject", limit=2, window_seconds=3600)  # the refunded place
+    with pytest.raises(limiter.RateLimited):
+        limiter.default_limiter().hit("test", "subject", limit=2, window_seconds=3600)
+    assert limiter.default_limiter().refund(counted) and limiter.default_limiter().refund(counted)
+    assert not limiter.default_limiter().refund(counted)  # at zero
 
-    from chalicelib.models.ratelimits import RateLimit
+    from chalicelib.limits.model import RateLimit
 
     assert RateLimit.get(counted.key, consistent_read=True).hits == 0
-    gone = ratelimit.Hit("test#expired-window")
-    assert not ratelimit.refund(gone)
+    gone = limiter.Hit("test#expired-window")
+    assert not limiter.default_limiter().refund(gone)
     assert RateLimit.count(gone.key) == 0

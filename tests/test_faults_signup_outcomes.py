@@ -18,9 +18,8 @@ import boto3
 import pytest
 from chalice.test import Client
 
-from chalicelib import tokens
-from chalicelib.models.ledger import ConsentEvent
-from chalicelib.models.subscribers import Subscriber
+from chalicelib.newsletter import tokens
+from chalicelib.newsletter.models import ConsentEvent, Subscriber
 from tests.helpers_faults import (
     ACCESS_DENIED,
     INTERNALS,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib import tokens
+from chalicelib.newsletter import tokens
 from tests.helpers_faults import (
     Fault,
     FaultInjector,

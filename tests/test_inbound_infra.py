@@ -11,9 +11,9 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib import config
-from devtools import moto_stack
-from infra.provision import load_template
+from chalicelib.core import config
+from devtools import moto_cloudformation
+from infra.template import load_template
 from tests.conftest import ROOT
 
 INBOUND = ROOT / "infra" / "inbound.yaml"
@@ -80,13 +80,13 @@ def test_the_topic_invokes_the_handler_the_app_deploys_for_ses_notifications() -
 
 
 def test_inbound_stack_deploys_on_moto_in_the_receiving_region() -> None:
-    subset = moto_stack.supported_subset(load_template(INBOUND))
+    subset = moto_cloudformation.supported_subset(load_template(INBOUND))
     # moto's CloudFormation makes the topic; the SES resources, the policy and the
-    # subscription are left out openly (python -m devtools.moto_stack lists the same kind).
+    # subscription are left out openly (python -m devtools.moto_cloudformation lists the same kind).
     assert {"InboundMailTopic"} <= set(subset.template["Resources"])
     cfn: Any = boto3.client("cloudformation", region_name=RECEIVING_REGION)
     cfn.create_stack(StackName="borgerdialog-dev-inbound", TemplateBody=json.dumps(subset.template),
-                     Parameters=moto_stack.parameters("dev", NotificationsFunctionArn=FUNCTION_ARN))
+                     Parameters=moto_cloudformation.parameters("dev", NotificationsFunctionArn=FUNCTION_ARN))
     stack = cfn.describe_stacks(StackName="borgerdialog-dev-inbound")["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from chalicelib import config, logs
+from chalicelib.core import config, logs
 
 pytestmark = pytest.mark.no_aws
 

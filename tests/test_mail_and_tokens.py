@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib import mail, tokens
+from chalicelib.core import mail
+from chalicelib.newsletter import tokens
 
 
 def test_a_sent_mail_reads_back_whole_from_the_outbox(outbox: Callable[[], list[Any]]) -> None:

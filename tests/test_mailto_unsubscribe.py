@@ -15,10 +15,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 from chalice.test import Client
 
-from chalicelib import bounces, tokens
-from chalicelib.config import get_settings
-from chalicelib.models.ledger import ConsentEvent
-from chalicelib.models.subscribers import CONFIRMED, SUPPRESSED, UNSUBSCRIBED, Subscriber
+from chalicelib.core.config import get_settings
+from chalicelib.newsletter import notifications, tokens
+from chalicelib.newsletter.models import CONFIRMED, SUPPRESSED, UNSUBSCRIBED, ConsentEvent, Subscriber
 from tests.conftest import ArticleFactory
 from tests.helpers_digest import add_subscriber, invoke, pump, schedule_event
 
@@ -86,7 +85,7 @@ def test_concurrent_deliveries_of_one_mail_write_one_event(client: Client) -> No
 
     def deliver_once() -> None:
         try:
-            bounces.handle(message)
+            notifications.handle(message)
         except BaseException as problem:  # reported below, with the thread's result
             problems.append(problem)
 

@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from chalicelib.config import get_settings
+from chalicelib.core.config import get_settings
 from tests.conftest import REGION
 
 
@@ -89,7 +89,7 @@ SNAPSHOT_PROBE = """
 import boto3
 from moto import mock_aws
 from moto.dynamodb.models.table import Table
-from devtools import moto_transactions
+from devtools.emulators import moto_transactions
 
 moto_transactions.install()
 with mock_aws():

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from chalicelib.api.docs import DOCUMENT
-from chalicelib.categories import all_categories
+from chalicelib.articles.categories import all_categories
+from chalicelib.core.openapi import DOCUMENT
 from tests.conftest import ArticleFactory
 from tests.helpers_report import COUNTS
 from tests.helpers_wsgi import ChaliceWSGI
@@ -95,7 +95,7 @@ def test_document_is_served_with_the_api_url(client: Client) -> None:
 def api(client: Client, add_articles: ArticleFactory) -> Iterator[Any]:
     """The app with a few published articles and drafts, loaded by schemathesis through WSGI;
     afterwards, no answer in the whole run was a 5xx or showed internals."""
-    from chalicelib.publishing import publish_paths
+    from editor.publishing import publish_paths
     from tests.conftest import ROOT
 
     add_articles(3, category="cases")

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from chalice.test import Client
 
-from chalicelib import cli
-from chalicelib.models.articles import Article
-from chalicelib.publishing import publish_paths
+from chalicelib.articles.model import Article
+from editor import cli
+from editor.publishing import publish_paths
 from tests.conftest import ROOT
 
 # Runs again against DynamoDB Local (the DynamoDB lane of `make test`).

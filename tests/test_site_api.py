@@ -6,8 +6,8 @@ from typing import Any
 
 from chalice.test import Client
 
-from chalicelib import aws
-from chalicelib.config import get_settings
+from chalicelib.core import aws
+from chalicelib.core.config import get_settings
 from tests.helpers_faults import SLOW_DOWN, FaultInjector, faults
 from tests.helpers_site import parse_html
 

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from chalicelib.publishing import publish_paths
-from chalicelib.site.build import build_site
-from devtools import moto_server
+from devtools.emulators import moto_server
+from devtools.stack import LocalStack
+from editor.publishing import publish_paths
+from editor.site.build import build_site
 from tests.conftest import ROOT
 from tests.helpers_browser import (
     ARTIFACTS,
-    LocalStack,
     axe_violations,
     confirm_link,
     launch,

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from chalicelib.config import get_settings
-from chalicelib.publishing import publish_paths
-from chalicelib.site.build import build_site
+from chalicelib.core.config import get_settings
 from chalicelib.site.headers import security_headers
-from devtools import moto_server
-from infra.provision import load_template
+from devtools.emulators import moto_server
+from editor.publishing import publish_paths
+from editor.site.build import build_site
+from infra.template import load_template
 from tests.conftest import ROOT
 
 

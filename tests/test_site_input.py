@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import cli
-from chalicelib.publishing import publish_paths
-from chalicelib.site.build import build_site
+from editor import cli
+from editor.publishing import publish_paths
+from editor.site.build import build_site
 from tests.helpers_site import API, SITE, bucket_objects, links, parse_html, write_article
 
 # From the OWASP XSS filter evasion cheat sheet, plus the obvious ones.

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.publishing import publish_paths
-from chalicelib.site.build import BuildReport, build_site
+from editor.publishing import publish_paths
+from editor.site.build import BuildReport, build_site
 from tests.conftest import ROOT
 from tests.helpers_site import API, SITE, bucket_objects, key_for, links, parse_html, write_article
 
@@ -158,9 +158,9 @@ def test_unpublishing_removes_the_page_and_updates_lists_and_feed(content: Path)
 
 
 def test_a_missing_page_is_rendered_again_on_the_next_publish(content: Path) -> None:
-    from chalicelib import aws
-    from chalicelib.config import get_settings
-    from chalicelib.models.site_manifest import MANIFEST, RenderedObject
+    from chalicelib.core import aws
+    from chalicelib.core.config import get_settings
+    from editor.site.manifest import MANIFEST, RenderedObject
 
     publish(content)
     aws.client("s3").delete_object(Bucket=get_settings().bucket, Key=f"artikler/{SEED}")
@@ -170,9 +170,9 @@ def test_a_missing_page_is_rendered_again_on_the_next_publish(content: Path) -> 
 
 
 def test_superseded_assets_stay_for_cached_pages_while_stale_pages_go(content: Path) -> None:
-    from chalicelib import aws
-    from chalicelib.config import get_settings
-    from chalicelib.models.site_manifest import MANIFEST, RenderedObject
+    from chalicelib.core import aws
+    from chalicelib.core.config import get_settings
+    from editor.site.manifest import MANIFEST, RenderedObject
 
     publish(content)
     s3 = aws.client("s3")

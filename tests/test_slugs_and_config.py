@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib import config, slugs
+from chalicelib.articles import slugs
+from chalicelib.core import config
 
 pytestmark = pytest.mark.no_aws
 

@@ -16,12 +16,13 @@ import boto3
 import pytest
 from chalice.test import Client
 
-from chalicelib import subscriptions, tokens
-from chalicelib.config import get_settings
-from chalicelib.models.ledger import ConsentEvent
-from chalicelib.models.ratelimits import RateLimit
-from chalicelib.models.subscribers import CONFIRMED, PENDING, Subscriber
-from chalicelib.subscription_outcomes import SubscriptionError
+from chalicelib.core.config import get_settings
+from chalicelib.limits.model import RateLimit
+from chalicelib.newsletter import lifecycle, tokens
+from chalicelib.newsletter.models import CONFIRMED, PENDING, ConsentEvent, Subscriber
+from chalicelib.newsletter.outcomes import SubscriptionError
+from chalicelib.newsletter.signup import SignupInput, default_signup
+from chalicelib.newsletter.store import RequestContext
 from tests.helpers_faults import FaultInjector, assert_clean_unavailable, cancelled, faults
 from tests.helpers_subscriptions import (
     ANSWER,
@@ -200,22 +201,22 @@ def test_a_confirm_cancelled_by_load_is_503_and_its_retry_keeps_the_proof(
 @pytest.mark.dynamodb  # conditions and transactions on AWS's own emulator too
 def test_confirms_racing_a_second_signup_leave_exactly_one_proof_or_none(
         client: Client, outbox: Outbox) -> None:
-    context = subscriptions.RequestContext("127.0.0.1", "Testbrowser/1.0", SITE_FORM)
+    context = RequestContext("127.0.0.1", "Testbrowser/1.0", SITE_FORM)
     with settings_from_env(CONFIRM_MAIL_INTERVAL_HOURS="1"):
         subscribe(client, EMAIL)
         _mail_interval_passes()
         [link] = _links(outbox)
-        again = subscriptions.SignupInput(EMAIL, new_challenge(client), ANSWER, ("metoder",))
+        again = SignupInput(EMAIL, new_challenge(client), ANSWER, ("metoder",))
 
         def confirm(_: int) -> str:
             try:
-                return subscriptions.confirm(token_of(link), context)
+                return lifecycle.confirm(token_of(link), context)
             except SubscriptionError as refused:
                 return refused.code
 
         # Service calls, not HTTP: the test client shares one current_request between threads.
         with ThreadPoolExecutor(max_workers=11) as pool:
-            resignup = pool.submit(subscriptions.signup, again, context)
+            resignup = pool.submit(default_signup().run, again, context)
             outcomes = Counter(pool.map(confirm, range(10)))
             assert resignup.result() == "accepted"
     assert outcomes["confirmed"] <= 1

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib import tokens
-from chalicelib.models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED, Subscriber
+from chalicelib.newsletter import tokens
+from chalicelib.newsletter.models import CONFIRMED, PENDING, UNSUBSCRIBED, Subscriber
 from tests.helpers_subscriptions import (
     Outbox,
     confirm_link,

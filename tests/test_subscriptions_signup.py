@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib import tokens
-from chalicelib.models.subscribers import CONFIRMED, PENDING, SUPPRESSED, UNSUBSCRIBED, Subscriber
+from chalicelib.newsletter import tokens
+from chalicelib.newsletter.models import CONFIRMED, PENDING, SUPPRESSED, UNSUBSCRIBED, Subscriber
 from tests.helpers_faults import FaultInjector, assert_clean_unavailable, faults
 from tests.helpers_subscriptions import (
     ANSWER,
@@ -122,7 +122,7 @@ def test_a_signup_again_after_a_day_sends_a_fresh_link_and_the_old_one_stops_wor
         client: Client, outbox: Outbox) -> None:
     with settings_from_env(CONFIRM_MAIL_INTERVAL_HOURS="1"):
         subscribe(client, "igen@example.org")
-        from chalicelib.models.ratelimits import RateLimit
+        from chalicelib.limits.model import RateLimit
 
         # The hour passes: the claim's end is now in the past.
         for item in RateLimit.scan():
@@ -137,7 +137,7 @@ def test_a_signup_again_after_a_day_sends_a_fresh_link_and_the_old_one_stops_wor
 def test_an_expired_pending_signup_can_start_again(client: Client, outbox: Outbox) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from chalicelib.models.ratelimits import RateLimit
+    from chalicelib.limits.model import RateLimit
 
     subscribe(client, "sent@example.org")
     sid = tokens.subscriber_id("sent@example.org")
@@ -227,7 +227,7 @@ def test_an_html_form_post_works_without_javascript(client: Client, outbox: Outb
 
 
 def test_cors_allows_the_site_only(client: Client) -> None:
-    from chalicelib.config import get_settings
+    from chalicelib.core.config import get_settings
 
     # (chalice.test.Client cannot send OPTIONS; the preflight shares this configuration.)
     response = post_json(client, "/subscriptions", b"{}", {"origin": "https://evil.example"})

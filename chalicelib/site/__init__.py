@@ -1,5 +1,6 @@
-"""The static site: pages rendered from the articles (Jinja2) and kept in the site bucket.
+"""What the Lambda needs of the static site: the fingerprinted assets (``asset()`` in every
+template), the security headers every page carries, and the pages the API renders itself
+(the no-JavaScript signup form) with the addresses the site and the mails share.
 
-``assets`` names the fingerprinted stylesheet and script, ``pages`` renders every object,
-``sync`` PUTs only what changed, ``build`` ties them to the articles table.
+Rendering the whole site and syncing it to the bucket is the editor's job (``editor.site``).
 """

@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
-STATIC = Path(__file__).resolve().parent.parent / "static"
+from chalicelib.core.resources import STATIC
+
 IMMUTABLE = "public, max-age=31536000, immutable"
 TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
          ".svg": "image/svg+xml"}

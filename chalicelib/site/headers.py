@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from pathlib import Path
 
-_DATA = Path(__file__).resolve().parent.parent / "data" / "security_headers.json"
+from chalicelib.core.resources import DATA
+
+_DATA = DATA / "security_headers.json"
 
 
 @lru_cache(maxsize=1)

@@ -1,1 +1,0 @@
-"""Chalice blueprints: parse the request, call one service, shape the response."""

@@ -1,0 +1,66 @@
+"""The articles table: one item per article, keyed by slug.
+
+Two sparse indexes serve the public lists with one Query each: an item carries ``feed``
+and ``category_feed`` only while it is published, so drafts never appear in them. Both
+project just the summary fields, so a list page reads no bodies.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    ListAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
+from pynamodb.models import Model
+
+from chalicelib.core.config import get_settings
+from chalicelib.core.models import region
+
+SUMMARY_FIELDS = ["title", "teaser", "category"]
+PUBLISHED_FEED = "published"
+
+
+class PublishedIndex(GlobalSecondaryIndex["Article"]):
+    class Meta:
+        index_name = "published-index"
+        projection = IncludeProjection(SUMMARY_FIELDS)
+
+    feed = UnicodeAttribute(hash_key=True)
+    published_at = UTCDateTimeAttribute(range_key=True)
+
+
+class CategoryIndex(GlobalSecondaryIndex["Article"]):
+    class Meta:
+        index_name = "category-index"
+        projection = IncludeProjection(SUMMARY_FIELDS)
+
+    category_feed = UnicodeAttribute(hash_key=True)
+    published_at = UTCDateTimeAttribute(range_key=True)
+
+
+class Article(Model):
+    class Meta:
+        table_name = get_settings().articles_table
+        region = region()
+
+    slug = UnicodeAttribute(hash_key=True)
+    title = UnicodeAttribute()
+    teaser = UnicodeAttribute()
+    body_md = UnicodeAttribute()
+    body_html = UnicodeAttribute()
+    category = UnicodeAttribute()
+    tags = ListAttribute(of=UnicodeAttribute, default=list)
+    author = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()  # "draft" | "published"
+    published_at = UTCDateTimeAttribute(null=True)
+    updated_at = UTCDateTimeAttribute()
+    # A hash of the editor's source: publishing unchanged content writes nothing.
+    content_hash = UnicodeAttribute()
+    # Index keys, present only while published (see module docstring).
+    feed = UnicodeAttribute(null=True)
+    category_feed = UnicodeAttribute(null=True)
+
+    published_index = PublishedIndex()
+    category_index = CategoryIndex()

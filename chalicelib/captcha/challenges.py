@@ -1,0 +1,378 @@
+"""Self-hosted CAPTCHA challenges: make one (picture + Danish audio), consume it once.
+
+``create_challenge()`` draws a random 5-character answer, PUTs ``captcha/<id>.png`` and
+``captcha/<id>.wav`` to the site bucket (served by the CDN at ``{SITE_URL}/captcha/...``)
+and then writes one DynamoDB item holding only HMAC(captcha key, id ‖ answer). The item
+comes last: if a PUT fails there is no item, so no id that points at missing files; if the
+item write fails, the orphaned objects are never handed out and the bucket's lifecycle
+rule deletes them after a day.
+
+``consume(id, answer)`` is one conditional UpdateItem on the happy path: the right MAC,
+not yet solved, fewer than 3 wrong answers and not expired, all checked by DynamoDB in
+the same write that marks it solved, so a right answer succeeds exactly once however many
+requests race. Only a refused consume reads the item to say why, and a wrong answer is
+counted with a second conditional write. The happy path compares MACs inside DynamoDB;
+timing there could at most reveal bits of a keyed MAC, never of the answer. Where the code
+itself compares (to say why), it uses ``hmac.compare_digest``.
+
+A consume returns a :class:`Solved` receipt. When the request it was for then fails for a
+reason that is not the visitor's (AWS busy, SES refusing mail), ``give_back(receipt)``
+un-solves the challenge, so the visitor's retry of the very same request is accepted. It is
+one conditional write on the receipt's random attempt id: it succeeds only while the
+challenge is still solved by that attempt, so a repeated or late give-back can never undo
+a later consume, and a challenge still yields at most one accepted request. A consume may
+name what it is for (``subject``: the signup's subscriber id); a given-back challenge is
+then reserved for that subject (stored as a keyed hash: the table never names it), so it
+serves the retry of that request and no other (while SES refuses mail, one solved challenge
+must not sign up address after address).
+
+Callers (the signup route) catch ``CaptchaRejected``; ``CaptchaUnavailable`` means AWS
+was busy or unreachable (``faults.classify``) and the visitor should simply try again.
+Any other AWS error (a missing permission, a missing table) is a bug and propagates, so
+the route guard logs it and answers 500.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any, TypeGuard
+
+from chalicelib.core import aws, faults
+from chalicelib.core.clock import Clock, utcnow
+from chalicelib.core.conditions import condition_failed
+from chalicelib.core.config import CAPTCHA_ALPHABET, CAPTCHA_LENGTH, get_settings
+
+log = logging.getLogger(__name__)
+
+LIFETIME = timedelta(minutes=10)
+MAX_WRONG_ANSWERS = 3
+ID_BYTES = 16  # 128 bits from `secrets`
+# Longer input cannot be a right answer: refused without touching DynamoDB or counting.
+MAX_ANSWER_CHARS = 64
+KEY_PREFIX = "captcha/"
+# One visitor fetches each object a few times within its ten minutes; the CDN must not
+# keep one-off objects (``private``) and nothing ever changes under a key (``immutable``).
+OBJECT_CACHE_CONTROL = "private, max-age=600, immutable"
+# DynamoDB's TTL may delete an item up to days late; the code checks expires_at itself.
+TTL_SLACK = timedelta(hours=1)
+
+_ID_RE = re.compile(rf"^[0-9a-f]{{{ID_BYTES * 2}}}$")
+_NEW_CHALLENGE = "Hent en ny udfordring (knappen 'Nyt billede') og prøv igen."
+
+
+class CaptchaRejected(Exception):
+    """A consume that did not succeed, with a Danish message telling the visitor what to do.
+
+    ``code`` is one of ``unknown``, ``expired``, ``wrong``, ``used``, ``exhausted``.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class CaptchaUnavailable(Exception):
+    """S3 or DynamoDB failed; nothing usable was left behind. The visitor may retry."""
+
+
+@dataclass(frozen=True)
+class Solved:
+    """Proof of one successful consume: which challenge, and the random id of this attempt."""
+
+    captcha_id: str
+    attempt: str
+    subject: str | None = None
+
+
+@dataclass(frozen=True)
+class Challenge:
+    captcha_id: str
+    image_url: str
+    audio_url: str
+    expires_at: datetime
+
+
+def new_id() -> str:
+    return secrets.token_hex(ID_BYTES)
+
+
+def random_answer() -> str:
+    return "".join(secrets.choice(CAPTCHA_ALPHABET) for _ in range(CAPTCHA_LENGTH))
+
+
+def normalise(answer: str) -> str:
+    """What the visitor meant: full-width and other compatibility forms folded (NFKC),
+    spaces dropped (audio listeners type "k 7 m 2 p"), case ignored."""
+    return "".join(unicodedata.normalize("NFKC", answer).split()).upper()
+
+
+def _possible_answer(normalised: str) -> bool:
+    return len(normalised) == CAPTCHA_LENGTH and all(char in CAPTCHA_ALPHABET for char in normalised)
+
+
+def is_captcha_id(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and _ID_RE.fullmatch(value) is not None
+
+
+def object_keys(captcha_id: str) -> tuple[str, str]:
+    return f"{KEY_PREFIX}{captcha_id}.png", f"{KEY_PREFIX}{captcha_id}.wav"
+
+
+def _rejected(code: str) -> CaptchaRejected:
+    messages = {
+        "unknown": f"Udfordringen findes ikke. {_NEW_CHALLENGE}",
+        "expired": f"Udfordringen er udløbet (den gælder i 10 minutter). {_NEW_CHALLENGE}",
+        "used": f"Udfordringen er allerede brugt. {_NEW_CHALLENGE}",
+        "exhausted": f"For mange forkerte svar på denne udfordring. {_NEW_CHALLENGE}",
+    }
+    return CaptchaRejected(code, messages[code])
+
+
+def _wrong(left: int) -> CaptchaRejected:
+    if left <= 0:
+        return CaptchaRejected("wrong", f"Tegnene passer ikke, og der er ikke flere forsøg. {_NEW_CHALLENGE}")
+    return CaptchaRejected("wrong", f"Tegnene passer ikke. Prøv igen (du har {left} forsøg tilbage).")
+
+
+def _unavailable_or_raise(captcha_id: str, problem: Exception) -> CaptchaUnavailable:
+    """CaptchaUnavailable for AWS being busy or away; re-raises anything else."""
+    found = faults.classify(problem)
+    if found is None:
+        raise problem
+    log.warning("CAPTCHA %s: AWS %s (%s)", captcha_id, found.code, found.kind)
+    return CaptchaUnavailable(found.code)
+
+
+class CaptchaService:
+    """Challenges in one bucket and table, with an injectable answer source and clock
+    (tests fix the answer or move the clock; the app uses :func:`default_service`)."""
+
+    def __init__(
+        self,
+        *,
+        key: bytes,
+        bucket: str,
+        site_url: str,
+        answers: Callable[[], str] = random_answer,
+        clock: Clock = utcnow,
+    ) -> None:
+        self._key = key
+        self._bucket = bucket
+        self._site_url = site_url.rstrip("/")
+        self._answers = answers
+        self._clock = clock
+
+    def _mac(self, captcha_id: str, normalised_answer: str) -> str:
+        message = f"{captcha_id}|{normalised_answer}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def _reservation(self, subject: str) -> str:
+        """What a given-back challenge stores for ``subject``: a keyed hash, so the table
+        never holds whom it was for (erasing a subscriber leaves no trace here)."""
+        return hmac.new(self._key, f"reserved|{subject}".encode(), hashlib.sha256).hexdigest()
+
+    def create(self) -> Challenge:
+        from botocore.exceptions import BotoCoreError, ClientError
+        from pynamodb.exceptions import PynamoDBException
+
+        from chalicelib.captcha.audio import render_wav
+        from chalicelib.captcha.model import ChallengeItem
+        from chalicelib.captcha.picture import render_png
+
+        answer = normalise(self._answers())
+        captcha_id = new_id()
+        png_key, wav_key = object_keys(captcha_id)
+        now = self._clock()
+        expires_at = now + LIFETIME
+        item = ChallengeItem(
+            captcha_id,
+            answer_mac=self._mac(captcha_id, answer),
+            created_at=now,
+            expires_at=expires_at,
+            wrong_answers=0,
+            expires_ttl=int((expires_at + TTL_SLACK).timestamp()),
+        )
+        try:
+            self._put(png_key, render_png(answer), "image/png")
+            self._put(wav_key, render_wav(answer), "audio/wav")
+            # Objects first, item last: see the module docstring.
+            item.save(condition=ChallengeItem.captcha_id.does_not_exist())
+        except (BotoCoreError, ClientError, PynamoDBException) as problem:
+            raise _unavailable_or_raise(captcha_id, problem) from problem
+        return Challenge(
+            captcha_id=captcha_id,
+            image_url=f"{self._site_url}/{png_key}",
+            audio_url=f"{self._site_url}/{wav_key}",
+            expires_at=expires_at,
+        )
+
+    def _put(self, key: str, body: bytes, content_type: str) -> None:
+        # No Metadata: nothing about the answer may travel with the object.
+        aws.client("s3").put_object(
+            Bucket=self._bucket, Key=key, Body=body,
+            ContentType=content_type, CacheControl=OBJECT_CACHE_CONTROL,
+        )
+
+    def consume(self, captcha_id: object, answer: object, subject: str | None = None) -> Solved:
+        """Accept the right answer exactly once (until given back), else raise
+        :class:`CaptchaRejected`. A challenge given back for one ``subject`` takes that
+        subject only."""
+        if not is_captcha_id(captcha_id):
+            raise _rejected("unknown")
+        if not isinstance(answer, str):
+            raise CaptchaRejected("wrong", "Skriv tegnene fra billedet som tekst.")
+        normalised = normalise(answer[:MAX_ANSWER_CHARS + 1])
+        if len(answer) > MAX_ANSWER_CHARS or not _possible_answer(normalised):
+            # Cannot be right whatever the challenge: said at once, without a call, and not
+            # counted as a try (a typo of four characters should not burn one).
+            raise CaptchaRejected("wrong", f"Skriv de {CAPTCHA_LENGTH} tegn fra billedet "
+                                           "(bogstaver og tal, uden 0, O, 1, I og L).")
+        from pynamodb.exceptions import PynamoDBException, UpdateError
+
+        from chalicelib.captcha.model import ChallengeItem
+
+        mac = self._mac(captcha_id, normalised)
+        now = self._clock()
+        attempt = secrets.token_hex(8)
+        item = ChallengeItem(captcha_id)
+        try:
+            item.update(
+                # A reservation has served its purpose once its subject solves it.
+                actions=[ChallengeItem.solved_at.set(now), ChallengeItem.solved_by.set(attempt),
+                         ChallengeItem.reserved_for.remove()],
+                condition=(
+                    (ChallengeItem.answer_mac == mac)
+                    & ChallengeItem.solved_at.does_not_exist()
+                    & (ChallengeItem.wrong_answers < MAX_WRONG_ANSWERS)
+                    & (ChallengeItem.expires_at > now)
+                    & _reserved_for(None if subject is None else self._reservation(subject))
+                ),
+            )
+            return Solved(captcha_id, attempt, subject)
+        except UpdateError as problem:
+            if not condition_failed(problem):
+                raise _unavailable_or_raise(captcha_id, problem) from problem
+        except PynamoDBException as problem:
+            raise _unavailable_or_raise(captcha_id, problem) from problem
+        raise self._why_refused(captcha_id, mac, now, subject)
+
+    def give_back(self, solved: Solved) -> bool:
+        """Un-solve the challenge of ``solved`` (its request failed, not the visitor): one
+        conditional UpdateItem. False when it is no longer solved by that attempt (given
+        back already, or gone); the caller's request failed either way, so AWS errors
+        propagate for the caller to log, never to answer with."""
+        from pynamodb.exceptions import UpdateError
+        from pynamodb.expressions.update import Action
+
+        from chalicelib.captcha.model import ChallengeItem
+
+        actions: list[Action] = [ChallengeItem.solved_at.remove(), ChallengeItem.solved_by.remove()]
+        if solved.subject is not None:
+            actions.append(ChallengeItem.reserved_for.set(self._reservation(solved.subject)))
+        try:
+            ChallengeItem(solved.captcha_id).update(
+                actions=actions,
+                # Also requires the item to exist, so a give-back never makes a new one.
+                condition=ChallengeItem.solved_by == solved.attempt,
+            )
+        except UpdateError as problem:
+            if condition_failed(problem):
+                return False
+            raise
+        return True
+
+    def _why_refused(self, captcha_id: str, mac: str, now: datetime, subject: str | None) -> CaptchaRejected:
+        """Read the item after a refused consume and name the reason; a wrong answer is counted."""
+        from pynamodb.exceptions import DoesNotExist, PynamoDBException, UpdateError
+
+        from chalicelib.captcha.model import ChallengeItem
+
+        try:
+            item = ChallengeItem.get(captcha_id, consistent_read=True)
+        except DoesNotExist:
+            return _rejected("unknown")
+        except PynamoDBException as problem:
+            raise _unavailable_or_raise(captcha_id, problem) from problem
+        reservation = None if subject is None else self._reservation(subject)
+        if item.solved_at is not None or item.reserved_for not in (None, reservation):
+            return _rejected("used")  # reserved: given back for the retry of another request
+        if item.wrong_answers >= MAX_WRONG_ANSWERS:
+            return _rejected("exhausted")
+        if item.expires_at <= now:
+            return _rejected("expired")
+        if hmac.compare_digest(item.answer_mac, mac):
+            # The state allowed this answer, yet the write was refused: it changed in
+            # between (towards solved or exhausted; or solved, then given back by a failed
+            # request), so this request lost the race.
+            return _rejected("used")
+        try:
+            item.update(
+                actions=[ChallengeItem.wrong_answers.add(1)],
+                condition=(ChallengeItem.solved_at.does_not_exist()
+                           & (ChallengeItem.wrong_answers < MAX_WRONG_ANSWERS)),
+            )
+        except UpdateError as problem:
+            if condition_failed(problem):
+                return _rejected("exhausted")  # others used up the last tries meanwhile
+            raise _unavailable_or_raise(captcha_id, problem) from problem
+        return _wrong(MAX_WRONG_ANSWERS - item.wrong_answers)
+
+
+def _reserved_for(reservation: str | None) -> Any:
+    """Condition: the challenge was never given back, or was given back for ``reservation``."""
+    from chalicelib.captcha.model import ChallengeItem
+
+    free = ChallengeItem.reserved_for.does_not_exist()
+    return free if reservation is None else free | (ChallengeItem.reserved_for == reservation)
+
+
+def _fixed(answer: str) -> Callable[[], str]:
+    return lambda: answer
+
+
+@lru_cache(maxsize=1)
+def default_service() -> CaptchaService:
+    """The app's service: the stage's bucket, the derived captcha key, and random answers
+    unless ``CAPTCHA_TEST_ANSWER`` fixes them (local stage and tests only)."""
+    settings = get_settings()
+    answers = _fixed(settings.captcha_test_answer) if settings.captcha_test_answer else random_answer
+    return CaptchaService(
+        key=settings.secret_for("captcha"), bucket=settings.bucket,
+        site_url=settings.site_url, answers=answers,
+    )
+
+
+def create_challenge() -> Challenge:
+    """A new challenge: 1 DynamoDB write, 1 S3 PUT per file."""
+    return default_service().create()
+
+
+def consume(captcha_id: str, answer: str, subject: str | None = None) -> Solved:
+    """Raises :class:`CaptchaRejected`; a right answer succeeds exactly once (until given back,
+    and then for ``subject`` only)."""
+    return default_service().consume(captcha_id, answer, subject)
+
+
+def give_back(solved: Solved) -> bool:
+    """Let the same answer be accepted once more: its request failed through no fault of the
+    visitor's. False when the challenge is no longer solved by that attempt."""
+    return default_service().give_back(solved)
+
+
+def challenge_json(challenge: Challenge) -> dict[str, Any]:
+    return {
+        "captcha_id": challenge.captcha_id,
+        "image_url": challenge.image_url,
+        "audio_url": challenge.audio_url,
+        "expires_at": challenge.expires_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }

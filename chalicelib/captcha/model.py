@@ -1,0 +1,35 @@
+"""The challenges table: one item per CAPTCHA challenge, keyed by ``captcha_id``.
+
+The answer is never stored, only ``answer_mac`` = HMAC(captcha key, id ‖ answer), so a
+leaked table (or log of items) solves nothing. ``expires_at`` is what the code checks;
+``expires_ttl`` only lets DynamoDB's TTL delete old items, which may happen days late.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.models import Model
+
+from chalicelib.core.config import get_settings
+from chalicelib.core.models import region
+
+
+class ChallengeItem(Model):
+    class Meta:
+        table_name = get_settings().challenges_table
+        region = region()
+
+    captcha_id = UnicodeAttribute(hash_key=True)
+    answer_mac = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    expires_at = UTCDateTimeAttribute()
+    wrong_answers = NumberAttribute(default=0)
+    # Set by the one consume that succeeds; its presence refuses every later one.
+    solved_at = UTCDateTimeAttribute(null=True)
+    # A random id of that consume: only it may give the challenge back (captcha.give_back),
+    # so a late or repeated give-back never undoes a later consume.
+    solved_by = UnicodeAttribute(null=True)
+    # Set by a give-back for a subject (a subscriber id): from then on only that subject's
+    # retry may solve it.
+    reserved_for = UnicodeAttribute(null=True)
+    expires_ttl = NumberAttribute()  # epoch seconds; DynamoDB TTL cleans up

@@ -1,0 +1,90 @@
+"""One subscriber's digest mail: their topics' articles, Danish HTML + text, and the
+RFC 8058 one-click unsubscribe headers that are theirs alone."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import quote
+
+from chalicelib.articles import categories
+from chalicelib.core.config import get_settings
+from chalicelib.core.mail import Mail
+from chalicelib.newsletter import tokens
+
+SENDER_NAME = "Center for Borgerdialog"
+
+
+@dataclass(frozen=True)
+class DigestArticle:
+    slug: str
+    title: str
+    teaser: str
+    category: str
+    published_at: datetime
+
+
+def for_topics(articles: Sequence[DigestArticle], topics: Sequence[str]) -> list[DigestArticle]:
+    """The articles a subscriber asked for: those in their topics, or all if they chose none."""
+    if not topics:
+        return list(articles)
+    wanted = set(topics)
+    return [article for article in articles if article.category in wanted]
+
+
+def article_url(slug: str) -> str:
+    """The article's page on the static site (the object key the site renders it to)."""
+    from chalicelib.site.pages import article_key
+
+    return f"{get_settings().site_url}/{article_key(slug)}"
+
+
+def _date(moment: datetime) -> str:
+    months = ("januar", "februar", "marts", "april", "maj", "juni", "juli", "august",
+              "september", "oktober", "november", "december")
+    return f"{moment.day}. {months[moment.month - 1]} {moment.year}"
+
+
+def list_unsubscribe(subscriber_id: str) -> str:
+    """``<https one-click URL>, <mailto:...>``: the https one for RFC 8058 clients (Gmail,
+    Yahoo, Apple Mail), the mailto for the rest; both carry this subscriber's token."""
+    settings = get_settings()
+    subject = quote(f"afmeld {tokens.manage_token(subscriber_id)}")
+    return (f"<{tokens.one_click_unsubscribe_url(subscriber_id)}>, "
+            f"<mailto:{settings.unsubscribe_mailto}?subject={subject}>")
+
+
+def compose(*, week: int, articles: Sequence[DigestArticle], subscriber_id: str, email: str,
+            topics: Sequence[str]) -> Mail | None:
+    """The mail, or None when nothing in the digest is in the subscriber's topics."""
+    chosen = for_topics(articles, topics)
+    if not chosen:
+        return None
+    from chalicelib.core import templating  # Jinja2 loads on the first mail, not on import
+
+    labels = {category.slug: category.label for category in categories.all_categories()}
+    unsubscribe_url = tokens.one_click_unsubscribe_url(subscriber_id)
+    context = {
+        "week": week,
+        "site_url": get_settings().site_url,
+        "articles": [{"title": a.title, "teaser": a.teaser, "url": article_url(a.slug),
+                      "category": labels.get(a.category, a.category), "date": _date(a.published_at)}
+                     for a in chosen],
+        "topics": [labels.get(topic, topic) for topic in topics],
+        "unsubscribe_url": unsubscribe_url,
+    }
+    count = len(chosen)
+    subject = f"Nyt fra {SENDER_NAME}, uge {week}: " + (
+        chosen[0].title if count == 1 else f"{count} nye artikler")
+    return Mail(
+        to=email,
+        subject=subject,
+        text=templating.render("mail/digest.txt", **context),
+        html=templating.render("mail/digest.html", **context),
+        headers={
+            "List-Unsubscribe": list_unsubscribe(subscriber_id),
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "List-Id": f"Nyhedsbrev fra {SENDER_NAME} <nyhedsbrev.borgerdialog.dk>",
+        },
+    )

@@ -1,0 +1,3 @@
+"""Rate limits and time-boxed claims on DynamoDB, each one conditional write, so they hold
+across Lambda instances: ``limiter`` (count, refund, claim, release, forget) over ``model``
+(the ratelimits table). Subjects are stored as keyed hashes."""

@@ -1,0 +1,35 @@
+"""The mails a signup sends: the confirmation and the "already subscribed" reminder
+(templates ``mail/<kind>.txt|html``, Danish). Their only visitor-typed text is the address."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from chalicelib.articles import categories
+from chalicelib.core.config import get_settings
+
+SUBJECTS = {
+    "confirm": "Bekræft din tilmelding til nyhedsbrevet fra Center for Borgerdialog",
+    "already": "Du er allerede tilmeldt nyhedsbrevet fra Center for Borgerdialog",
+}
+
+
+def topic_labels(slugs: Sequence[str]) -> list[str]:
+    """The categories' names as the mail shows them, in the order given."""
+    known = categories.by_slug()
+    return [known[slug].label for slug in slugs if slug in known]
+
+
+def send(kind: str, to: str, context: dict[str, Any]) -> str:
+    """Render and send one signup mail; returns SES's message id. SES errors propagate."""
+    from chalicelib.core import mail
+    from chalicelib.core.templating import render
+
+    settings = get_settings()
+    full = {**context, "email": to, "site_url": settings.site_url, "api_url": settings.api_url}
+    return mail.send(mail.Mail(
+        to=to, subject=SUBJECTS[kind],
+        text=render(f"mail/{kind}.txt", **full), html=render(f"mail/{kind}.html", **full),
+        headers={"Auto-Submitted": "auto-generated"},
+    ))

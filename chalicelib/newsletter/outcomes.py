@@ -1,0 +1,38 @@
+"""What a newsletter request ends in: the outcome names and the refusal error.
+
+Kept apart from ``chalicelib.subscriptions`` (which loads the pynamodb models and
+transactions) so the routes can declare their errors and result texts at import time while
+the service itself loads only when a subscription route is called: ``import app`` stays light.
+"""
+
+from __future__ import annotations
+
+# Outcomes of signup/confirm/unsubscribe/erase, shown on the result page.
+CONFIRMED_NOW = "confirmed"
+ALREADY_CONFIRMED = "already-confirmed"
+UNSUBSCRIBED_NOW = "unsubscribed"
+ERASED = "erased"
+SIGNUP_ACCEPTED = "accepted"
+
+
+class SubscriptionError(Exception):
+    """A request we refuse. ``code`` is stable (clients and result pages key on it);
+    ``message`` is Danish and says what to do, without echoing what the visitor typed."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def invalid_link() -> SubscriptionError:
+    return SubscriptionError(
+        404, "InvalidLink",
+        "Linket er ugyldigt eller bruges ikke længere. Kopiér hele linket fra den nyeste mail, "
+        "eller tilmeld dig igen på borgerdialog.dk.",
+    )
+
+
+def busy() -> SubscriptionError:
+    return SubscriptionError(409, "Busy", "Tilmeldingen blev ændret samtidig. Prøv igen.")

@@ -1,0 +1,226 @@
+"""The newsletter's HTML pages: the signup form without JavaScript, the pages behind mail
+links (confirm, unsubscribe, export, erase) and the result page form posts lead to.
+
+``GET /nyhedsbrev`` is the signup form with a fresh CAPTCHA in the HTML. A static page
+cannot carry a fresh challenge, so the static /nyhedsbrev fetches one with its script;
+without a script it links here. This page is the same template with the challenge filled
+in, never cached (a challenge is single-use), so the whole signup works as plain HTML
+forms: this page → POST /subscriptions → 303 to a result page.
+
+Mail scanners and link previews open every link in a mail, so these GETs only show a page
+whose button POSTs (``newsletter.actions``); none of them changes anything. The
+pages work without JavaScript, carry no inline script or style, are never cached, and send
+no Referer (their URLs hold the link's token): the site's security headers. An AWS fault
+on a page, or on its form post, is a Danish 503 page with Retry-After (``unavailable_page``,
+which the route guard answers with).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint, Response
+
+from chalicelib.core import faults
+from chalicelib.core.config import get_settings
+from chalicelib.core.guard import fault_page
+from chalicelib.core.http import NO_STORE
+from chalicelib.newsletter.outcomes import (
+    ALREADY_CONFIRMED,
+    CONFIRMED_NOW,
+    ERASED,
+    SIGNUP_ACCEPTED,
+    UNSUBSCRIBED_NOW,
+    SubscriptionError,
+)
+from chalicelib.site.headers import security_headers
+
+bp = Blueprint(__name__)
+
+HTML_TYPE = "text/html; charset=utf-8"
+
+LINK_UNAVAILABLE = "LinkUnavailable"
+
+# What the result page says after a form post: fixed texts keyed by outcome or error code,
+# so a crafted result URL can show nothing but our own words.
+RESULTS: dict[str, tuple[str, str]] = {
+    SIGNUP_ACCEPTED: (
+        "Tjek din indbakke",
+        "Tak! Hvis adressen ikke allerede er tilmeldt, sender vi en mail med et link, som du skal "
+        "trykke på for at bekræfte tilmeldingen. Får du ingen mail inden for et par minutter, så "
+        "kig i spam-mappen.",
+    ),
+    CONFIRMED_NOW: ("Tak – du er tilmeldt", "Din tilmelding er bekræftet. Du får nyhedsbrevet, "
+                            "når der er nye artikler."),
+    ALREADY_CONFIRMED: ("Du er allerede tilmeldt", "Din tilmelding var allerede bekræftet. "
+                                "Du behøver ikke gøre mere."),
+    UNSUBSCRIBED_NOW: ("Du er afmeldt", "Du får ikke flere nyhedsbreve fra os. Du kan altid "
+                               "tilmelde dig igen på vores hjemmeside."),
+    ERASED: ("Dine data er slettet", "Vi har slettet din tilmelding og loggen over dit samtykke. "
+                     "Vi har ikke gemt noget om dig."),
+    "InvalidEmail": ("Tjek e-mailadressen", "Det ligner ikke en e-mailadresse, vi kan sende til. Skriv "
+                     "én adresse som navn@eksempel.dk, kun med almindelige bogstaver før @."),
+    "ConsentRequired": ("Samtykke mangler", "Sæt flueben ved samtykket for at tilmelde dig."),
+    "ConsentOutdated": ("Samtykketeksten er ændret", "Genindlæs siden, læs den nye tekst og tilmeld "
+                        "dig igen."),
+    "UnknownTopic": ("Ukendt emne", "Vælg emner fra listen i formularen."),
+    "UnknownField": ("Formularen kunne ikke læses", "Formularen indeholdt et felt, vi ikke kender. "
+                     "Genindlæs siden og prøv igen."),
+    "MissingField": ("Et felt mangler", "Udfyld alle felter i formularen og prøv igen."),
+    "WrongType": ("Formularen kunne ikke læses", "Genindlæs siden og prøv igen."),
+    "MalformedBody": ("Formularen kunne ikke læses", "Genindlæs siden og prøv igen."),
+    "MalformedJson": ("Formularen kunne ikke læses", "Genindlæs siden og prøv igen."),
+    "PayloadTooLarge": ("For meget data", "Formularen sendte mere, end vi tager imod. Genindlæs siden "
+                        "og prøv igen."),
+    "CaptchaMissing": ("Skriv tegnene", "Skriv tegnene fra billedet eller lydfilen og prøv igen."),
+    "CaptchaUnknown": ("Prøv igen", "Billedet med tegn er ikke længere gyldigt. Genindlæs siden og "
+                       "prøv med et nyt."),
+    "CaptchaExpired": ("Prøv igen", "Billedet med tegn er udløbet. Genindlæs siden og prøv med et nyt."),
+    "CaptchaWrong": ("Forkerte tegn", "Tegnene passede ikke. Gå tilbage og prøv igen."),
+    "CaptchaUsed": ("Prøv igen", "Billedet med tegn er allerede brugt. Genindlæs siden og prøv med "
+                    "et nyt."),
+    "CaptchaExhausted": ("Prøv igen", "Der er gættet forkert for mange gange. Genindlæs siden og prøv "
+                         "med et nyt billede."),
+    "TooManyRequests": ("For mange tilmeldinger", "Der er kommet for mange tilmeldinger fra din "
+                        "netforbindelse. Prøv igen senere."),
+    "ServiceUnavailable": ("Prøv igen om lidt", "Vi kunne ikke gennemføre tilmeldingen lige nu. "
+                           "Genindlæs siden om lidt for at sende formularen igen, eller gå tilbage "
+                           "og send den igen."),
+    # A link page, or its form post, met an AWS fault: the link still works.
+    LINK_UNAVAILABLE: ("Prøv igen om lidt", "Vi kunne ikke gennemføre det lige nu, fordi en af vores "
+                       "tjenester har travlt. Linket virker stadig: genindlæs siden om lidt for at "
+                       "prøve igen."),
+    "InvalidLink": ("Linket virker ikke", "Linket er ugyldigt eller bruges ikke længere. Kopiér hele "
+                    "linket fra den nyeste mail, eller tilmeld dig igen."),
+    "MissingToken": ("Linket virker ikke", "Linket mangler en del. Kopiér hele linket fra mailen."),
+    "ExpiredLink": ("Linket er udløbet", "Bekræftelseslinket er udløbet. Tilmeld dig igen, så sender "
+                    "vi et nyt."),
+    "Unsubscribed": ("Du er afmeldt", "Du har afmeldt nyhedsbrevet efter denne tilmelding. Tilmeld "
+                     "dig igen, hvis du vil have det."),
+    "Suppressed": ("Vi kan ikke sende til adressen", "Mails til denne adresse er blevet afvist, så vi "
+                   "sender ikke længere til den. Skriv til os, hvis det er en fejl."),
+    "Busy": ("Prøv igen", "Tilmeldingen blev ændret samtidig. Prøv igen."),
+}
+SUCCESSES = frozenset({SIGNUP_ACCEPTED, CONFIRMED_NOW, ALREADY_CONFIRMED,
+                       UNSUBSCRIBED_NOW, ERASED})
+
+
+def result_message(status: str) -> str:
+    return RESULTS[status][1]
+
+
+def _page(template: str, status_code: int = 200, **context: Any) -> Response:
+    from chalicelib.core.templating import render
+
+    settings = get_settings()
+    body = render(template, site_url=settings.site_url, api_url=settings.api_url, **context)
+    # The site's own security headers (one list with the CDN's): no-referrer, so a token in
+    # this page's URL never leaks; a CSP that allows no inline script or style.
+    headers = {**security_headers(local_http=not settings.deployed),
+               "Content-Type": HTML_TYPE, "Cache-Control": "no-store"}
+    return Response(body=body, status_code=status_code, headers=dict(headers))
+
+
+def _token() -> str | None:
+    query: dict[str, str] = dict(bp.current_request.query_params or {})
+    token = query.get("token")
+    return token if token and len(token) <= 200 else None
+
+
+def _problem_page(problem: SubscriptionError) -> Response:
+    heading, message = RESULTS.get(problem.code, ("Noget gik galt", problem.message))
+    return _page("subscriptions/result.html", problem.status, heading=heading, message=message,
+                 success=False)
+
+
+def unavailable_page(found: faults.Transient) -> Response:
+    """For a browser (a link page, its form post) meeting an AWS fault: the Danish 503 page
+    with Retry-After, as the route guard's JSON 503 says to API clients. Reloading it repeats
+    the same request, which is what works once the fault clears."""
+    return result_response(LINK_UNAVAILABLE, 503, {"Retry-After": str(found.retry_after)})
+
+
+@bp.route("/nyhedsbrev", methods=["GET"])
+def signup_form() -> Response:
+    from chalicelib.captcha import challenges
+    from chalicelib.site.pages import signup_page
+
+    settings = get_settings()
+    # The site's security headers here too, for whoever reaches the API without the CDN.
+    headers: dict[str, str | list[str]] = {**security_headers(local_http=not settings.deployed),
+                                           "Content-Type": HTML_TYPE, "Cache-Control": NO_STORE}
+    try:
+        challenge = challenges.create_challenge()
+    except challenges.CaptchaUnavailable:
+        body = signup_page(settings.site_url, settings.api_url,
+                           error="Vi kunne ikke lave et billede med tegn lige nu. Prøv igen om lidt.")
+        return Response(body=body, status_code=503, headers={**headers, "Retry-After": "5"})
+    fresh = {"captcha_id": challenge.captcha_id, "image_url": challenge.image_url,
+             "audio_url": challenge.audio_url}
+    return Response(body=signup_page(settings.site_url, settings.api_url, captcha=fresh),
+                    status_code=200, headers=headers)
+
+
+@bp.route("/subscriptions/confirm", methods=["GET"])
+@fault_page(unavailable_page)
+def confirm_page() -> Response:
+    from chalicelib.newsletter import lifecycle  # pynamodb: only when a link is opened
+
+    token = _token()
+    try:
+        if token is None:
+            raise SubscriptionError(400, "MissingToken", "")
+        state = lifecycle.confirm_state(token).state
+    except SubscriptionError as problem:
+        return _problem_page(problem)
+    if state in ("pending", "confirmed"):
+        return _page("subscriptions/confirm.html", token=token, confirmed=state == "confirmed")
+    code = {"expired": "ExpiredLink", "unsubscribed": "Unsubscribed", "suppressed": "Suppressed"}[state]
+    return _problem_page(SubscriptionError(410 if state == "expired" else 409, code, ""))
+
+
+def _manage_page(template: str) -> Response:
+    from chalicelib.newsletter import tokens
+
+    token = _token()
+    try:
+        if token is None:
+            raise SubscriptionError(400, "MissingToken", "")
+        tokens.manage_subscriber(token)
+    except SubscriptionError as problem:
+        return _problem_page(problem)
+    return _page(template, token=token)
+
+
+@bp.route("/subscriptions/unsubscribe", methods=["GET"])
+def unsubscribe_page() -> Response:
+    return _manage_page("subscriptions/unsubscribe.html")
+
+
+@bp.route("/subscriptions/export", methods=["GET"])
+def export_page() -> Response:
+    return _manage_page("subscriptions/export.html")
+
+
+@bp.route("/subscriptions/erase", methods=["GET"])
+def erase_page() -> Response:
+    return _manage_page("subscriptions/erase.html")
+
+
+@bp.route("/subscriptions/result", methods=["GET"])
+def result_page() -> Response:
+    query: dict[str, str] = dict(bp.current_request.query_params or {})
+    status = query.get("status", "")
+    if status not in RESULTS:
+        return _page("subscriptions/result.html", 404, heading="Siden findes ikke",
+                     message="Der er ingen besked at vise her.", success=False)
+    return result_response(status)
+
+
+def result_response(status: str, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """The result page for ``status`` (a key of RESULTS), as a response of its own."""
+    heading, message = RESULTS[status]
+    response = _page("subscriptions/result.html", status_code, heading=heading, message=message,
+                     success=status in SUCCESSES)
+    response.headers.update(headers or {})
+    return response

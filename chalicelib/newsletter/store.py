@@ -1,0 +1,278 @@
+"""The subscriber store: the one place a subscriber's status changes.
+
+Every change is one DynamoDB transaction of the subscriber item (conditional on the state it
+was read in, or on what the change needs) and its consent-ledger event (insert-only), so
+neither half is ever written alone and concurrent requests change a state exactly once:
+
+- ``request`` (signup): new, pending or unsubscribed → pending; ``requested`` (which
+  expires with the pending item);
+- ``confirm``: pending → confirmed; ``confirmed``, and the confirmed ``requested`` event
+  stops expiring (the proof of consent);
+- ``unsubscribe`` (link, one-click, mail): pending/confirmed → unsubscribed; ``unsubscribed``
+  with the method;
+- ``suppress`` (bounce, complaint): any → suppressed; ``bounced``/``complained``, keyed by
+  the notification;
+- ``erase``: the subscriber and every event of theirs deleted.
+
+The store knows tables, not tokens, CAPTCHAs or mail: ``newsletter.signup`` and
+``newsletter.links`` decide what to change and call it. Dependencies are keyword-only
+(the model classes, the clock, the consent text) so tests can move time. See
+docs/newsletter.md for the lifecycle and the ledger's retention rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, cast
+
+from pynamodb.exceptions import DoesNotExist
+
+from chalicelib.core.clock import Clock, utcnow
+from chalicelib.core.conditions import Transaction, TransactionCancelled
+from chalicelib.newsletter import consent
+from chalicelib.newsletter.models import (
+    CONFIRMED,
+    DIGEST_PARTITION,
+    PENDING,
+    SUPPRESSED,
+    UNSUBSCRIBED,
+    ConsentEvent,
+    Subscriber,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 500  # user agent and form URL are cut here before they reach the ledger
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Who asked, as the consent ledger records it."""
+
+    source_ip: str | None
+    user_agent: str | None
+    form_url: str | None
+
+
+NO_CONTEXT = RequestContext(source_ip=None, user_agent=None, form_url=None)
+
+
+class Changed(Exception):
+    """The write was refused because the data is not what the caller read: a concurrent
+    request changed it. ``failed`` names the items whose condition did not hold."""
+
+    def __init__(self, failed: frozenset[str]) -> None:
+        super().__init__(f"changed meanwhile: {', '.join(sorted(failed))}")
+        self.failed = failed
+
+
+def _clip(value: str | None) -> str | None:
+    return value[:MAX_TEXT] if value else None
+
+
+def _changed_or_raise(cancelled: TransactionCancelled) -> Changed:
+    """``Changed`` when only conditions failed; a cancellation for load is re-raised (a 503
+    through ``core.faults``), and the same request's retry then writes it."""
+    if not cancelled.only_conditions:
+        raise cancelled
+    return Changed(frozenset(cancelled.reasons))
+
+
+class SubscriberStore:
+    """Subscribers and their consent ledger, changed together."""
+
+    def __init__(self, *, subscribers: type[Subscriber] = Subscriber,
+                 ledger: type[ConsentEvent] = ConsentEvent, clock: Clock = utcnow,
+                 consent_text: Callable[[], consent.ConsentText] = consent.current) -> None:
+        self._subscribers = subscribers
+        self._ledger = ledger
+        self._clock = clock
+        self._consent = consent_text
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    @property
+    def consent_version(self) -> str:
+        return self._consent().version
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get(self, sid: str) -> Subscriber | None:
+        """The subscriber as it is now (a consistent GetItem), or None."""
+        try:
+            return self._subscribers.get(sid, consistent_read=True)
+        except DoesNotExist:
+            return None
+
+    def events(self, sid: str) -> list[ConsentEvent]:
+        """Their ledger, oldest first (one consistent Query)."""
+        return list(self._ledger.query(sid, consistent_read=True))
+
+    # -- changes ---------------------------------------------------------------------------
+
+    def _event(self, sid: str, kind: str, at: datetime, context: RequestContext,
+               detail: Mapping[str, str] | None = None, *, expires_ttl: int | None = None,
+               key: str | None = None) -> ConsentEvent:
+        return self._ledger(
+            sid,
+            key or f"{at.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{secrets.token_hex(4)}",
+            event=kind, at=at,
+            source_ip=_clip(context.source_ip), user_agent=_clip(context.user_agent),
+            form_url=_clip(context.form_url), consent_version=self.consent_version,
+            detail=dict(detail) if detail else None, expires_ttl=expires_ttl,
+        )
+
+    def _unchanged_since(self, current: Subscriber) -> Any:
+        """Condition: the item is still in the state it was read in (optimistic concurrency)."""
+        model = self._subscribers
+        return (model.status == current.status) & (model.updated_at == current.updated_at)
+
+    def request(self, sid: str, *, email: str, topics: Sequence[str], secret_hash: str,
+                expires: datetime, context: RequestContext, current: Subscriber | None,
+                superseded: str | None = None) -> str:
+        """Record a signup: the subscriber pending with a new confirmation secret, and its
+        ``requested`` event, both expiring with the link (``expires``). ``superseded`` is
+        the key of an earlier ``requested`` event to delete in the same transaction (one
+        never mailed). Returns the new event's key; raises ``Changed`` when ``current`` is
+        no longer the subscriber's state."""
+        model, now = self._subscribers, self._clock()
+        ttl = int(expires.timestamp())  # the event expires with the pending item, to the second
+        event = self._event(sid, "requested", now, context, {"topics": ",".join(topics)},
+                            expires_ttl=ttl)
+        version = self.consent_version
+        try:
+            with Transaction(model) as transaction:
+                if current is None:
+                    transaction.save(model(
+                        sid, email=email, status=PENDING, topics=list(topics), consent_version=version,
+                        created_at=now, updated_at=now, confirm_token_hash=secret_hash,
+                        confirm_expires_at=expires, expires_ttl=ttl, request_event_key=event.event_key,
+                    ), condition=model.subscriber_id.does_not_exist(), name="subscriber")
+                else:
+                    transaction.update(model(sid), actions=[
+                        model.status.set(PENDING),
+                        model.email.set(email),
+                        model.topics.set(cast(Any, list(topics))),
+                        model.consent_version.set(version),
+                        model.updated_at.set(now),
+                        model.confirm_token_hash.set(secret_hash),
+                        model.confirm_expires_at.set(expires),
+                        model.expires_ttl.set(ttl),
+                        model.request_event_key.set(event.event_key),
+                    ], condition=self._unchanged_since(current), name="subscriber")
+                transaction.save(event, condition=self._ledger.event_key.does_not_exist(), name="event")
+                if superseded is not None:
+                    transaction.delete(self._ledger(sid, superseded), name="superseded")
+        except TransactionCancelled as cancelled:
+            raise _changed_or_raise(cancelled) from cancelled
+        return str(event.event_key)
+
+    def confirm(self, sid: str, current: Subscriber, *, proof: str | None,
+                context: RequestContext) -> None:
+        """pending → confirmed with a ``confirmed`` event; the ``requested`` event ``proof``
+        (when known) stops expiring: it is the proof of consent. Raises ``Changed`` naming
+        ``subscriber`` (no longer pending with this secret) and/or ``proof`` (that event is
+        missing)."""
+        model, ledger, now = self._subscribers, self._ledger, self._clock()
+        try:
+            with Transaction(model) as transaction:
+                transaction.update(model(sid), actions=[
+                    model.status.set(CONFIRMED),
+                    model.digest_partition.set(DIGEST_PARTITION),
+                    model.confirmed_at.set(now),
+                    model.updated_at.set(now),
+                    model.expires_ttl.remove(),
+                ], condition=(model.status == PENDING)
+                    & (model.confirm_token_hash == current.confirm_token_hash), name="subscriber")
+                transaction.save(self._event(sid, "confirmed", now, context),
+                                 condition=ledger.event_key.does_not_exist(), name="event")
+                if proof is not None:
+                    # Conditional: an update of a missing item would create a bare one.
+                    transaction.update(ledger(sid, proof), actions=[ledger.expires_ttl.remove()],
+                                       condition=ledger.event_key.exists(), name="proof")
+        except TransactionCancelled as cancelled:
+            raise _changed_or_raise(cancelled) from cancelled
+        log.info("Confirmed subscriber %s", sid)
+
+    def unsubscribe(self, sid: str, current: Subscriber, *, context: RequestContext, method: str,
+                    detail: Mapping[str, str] | None = None) -> None:
+        """pending/confirmed → unsubscribed, off the digest index, with an ``unsubscribed``
+        event naming ``method`` (one-click, page, api, mailto) and ``detail``. A pending item
+        keeps its expiry, and the event gets the same one. Raises ``Changed`` when
+        ``current`` is no longer the state."""
+        model, now = self._subscribers, self._clock()
+        event = self._event(sid, "unsubscribed", now, context,
+                            {**(detail or {}), "method": method, "previous_status": current.status},
+                            expires_ttl=None if current.expires_ttl is None else int(current.expires_ttl))
+        try:
+            with Transaction(model) as transaction:
+                transaction.update(model(sid), actions=[
+                    model.status.set(UNSUBSCRIBED),
+                    model.digest_partition.remove(),
+                    model.unsubscribed_at.set(now),
+                    model.updated_at.set(now),
+                ], condition=self._unchanged_since(current), name="subscriber")
+                transaction.save(event, condition=self._ledger.event_key.does_not_exist(), name="event")
+        except TransactionCancelled as cancelled:
+            raise _changed_or_raise(cancelled) from cancelled
+        log.info("Unsubscribed subscriber %s (%s)", sid, method)
+
+    def suppress(self, sid: str, *, event: str, at: datetime, notification_id: str,
+                 detail: Mapping[str, str]) -> str:
+        """Never mail them again after a permanent bounce or a complaint (``event``): status
+        suppressed, off the digest index, no expiry (it outlives a pending signup), and a
+        ledger event keyed by (``notification_id``, subscriber), so the same notification
+        delivered again changes nothing. Returns ``suppressed``, ``duplicate`` or
+        ``unknown-address``."""
+        model, now = self._subscribers, self._clock()
+        digest = hashlib.sha256(f"{notification_id}|{sid}".encode()).hexdigest()[:16]
+        key = f"{at.isoformat(timespec='milliseconds')}#{event}#{digest}"
+        entry = self._ledger(sid, key, event=event, at=at, detail=dict(detail))
+        try:
+            with Transaction(model) as transaction:
+                transaction.update(model(sid), actions=[
+                    model.status.set(SUPPRESSED),
+                    model.suppressed_at.set(model.suppressed_at | at),
+                    model.suppressed_reason.set(event),
+                    model.updated_at.set(now),
+                    model.digest_partition.remove(),
+                    model.expires_ttl.remove(),
+                ], condition=model.subscriber_id.exists(), name="subscriber")
+                transaction.save(entry, condition=self._ledger.event_key.does_not_exist(), name="event")
+        except TransactionCancelled as cancelled:
+            if cancelled.failed("event"):
+                log.info("SES %s notification %s seen before; nothing changes", event, notification_id)
+                return "duplicate"
+            if cancelled.failed("subscriber"):
+                log.info("SES %s for an address we do not know; nothing to suppress", event)
+                return "unknown-address"
+            raise
+        log.warning("Suppressed subscriber %s after a %s (notification %s)", sid, event, notification_id)
+        return "suppressed"
+
+    def erase(self, sid: str) -> int:
+        """Delete the subscriber and every ledger event of theirs; returns how many events.
+
+        The subscriber first: if AWS fails part-way, what is left is consent records of
+        someone we no longer mail (the retry deletes them), never someone we mail without
+        them. Idempotent.
+        """
+        events = self.events(sid)
+        self._subscribers(sid).delete()
+        with self._ledger.batch_write() as batch:
+            for entry in events:
+                batch.delete(entry)
+        return len(events)
+
+
+@lru_cache(maxsize=1)
+def default_store() -> SubscriberStore:
+    """The app's store: the stage's tables, the real clock and consent text."""
+    return SubscriberStore()

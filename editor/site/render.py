@@ -1,0 +1,279 @@
+"""Render every object of the static site from article data: pure, no AWS.
+
+Keys are extensionless and served with their Content-Type (``artikler/<slug>``), so the
+addresses stay clean on S3 + CloudFront without a rewrite function; the front page is
+``index.html`` (CloudFront's default root object).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+
+from chalicelib.articles import categories
+from chalicelib.site import assets
+from chalicelib.site.pages import SITE_DESCRIPTION, SITE_NAME, article_key, signup_page
+
+HTML_TYPE = "text/html; charset=utf-8"
+# Browsers keep a page a minute, the CDN five; stale copies cover a revalidation or an outage.
+HTML_CACHE = "public, max-age=60, s-maxage=300, stale-while-revalidate=60, stale-if-error=86400"
+PAGE_SIZE = 10
+HOME_SIZE = 6
+FEED_SIZE = 20
+MONTHS = ("januar", "februar", "marts", "april", "maj", "juni", "juli", "august", "september",
+          "oktober", "november", "december")
+
+FIXED_KEYS = ("index.html", "artikler", "nyhedsbrev", "om", "404.html", "feed.xml", "sitemap.xml",
+              "robots.txt")
+
+
+@dataclass(frozen=True)
+class SiteObject:
+    key: str
+    body: bytes
+    content_type: str
+    cache_control: str
+
+    @property
+    def digest(self) -> str:
+        """Changes when anything a visitor would receive changes: bytes or headers."""
+        hasher = hashlib.sha256()
+        for part in (self.content_type.encode(), self.cache_control.encode(), self.body):
+            hasher.update(len(part).to_bytes(8, "big"))
+            hasher.update(part)
+        return hasher.hexdigest()
+
+
+@dataclass(frozen=True)
+class Summary:
+    slug: str
+    title: str
+    teaser: str
+    category: str
+    published_at: datetime
+
+
+@dataclass(frozen=True)
+class FullArticle:
+    summary: Summary
+    body_html: str
+    author: str | None
+    tags: list[str] = field(default_factory=list)
+
+
+def danish_date(moment: datetime) -> str:
+    local = moment.astimezone(UTC)
+    return f"{local.day}. {MONTHS[local.month - 1]} {local.year}"
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _list_key(base: str, number: int) -> str:
+    if number == 1:
+        return "index.html" if base == "" else base
+    return f"{base}/side/{number}" if base else f"side/{number}"
+
+
+def _summary_view(item: Summary) -> dict[str, Any]:
+    category = categories.by_slug().get(item.category) or categories.Category(
+        item.category, item.category.capitalize(), "")
+    return {
+        "slug": item.slug,
+        "title": item.title,
+        "teaser": item.teaser,
+        "category": category,
+        "published_iso": iso(item.published_at),
+        "published_label": danish_date(item.published_at),
+        "published_rfc822": format_datetime(item.published_at.astimezone(UTC), usegmt=True),
+    }
+
+
+def _shorten(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+_IMG = re.compile(r"<img\b[^>]*>")
+_ATTR = re.compile(r'\b(src|alt)="([^"]*)"')
+
+
+def check_images(body_html: str, site_url: str, known_keys: set[str]) -> tuple[str, list[str]]:
+    """Replace images that would not load with their alt text, and say which.
+
+    nh3 has already normalised the HTML (double-quoted, escaped attributes), so a regular
+    expression over its output is exact. External https images are the author's choice;
+    anything else must be an object of this site.
+    """
+    problems: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        attrs = dict(_ATTR.findall(match.group(0)))
+        src = attrs.get("src", "")
+        if src.startswith(("https://", "http://")) and not src.startswith(site_url + "/"):
+            return match.group(0)
+        if src.startswith(site_url + "/") and src[len(site_url) + 1:] in known_keys:
+            return match.group(0)
+        problems.append(f"image {src!r} not found; shown as its alt text" if src
+                        else "an image without a source; shown as its alt text")
+        alt = attrs.get("alt") or "billede mangler"
+        return f'<span class="image-missing">[Billede: {alt}]</span>'
+
+    return _IMG.sub(replace, body_html), problems
+
+
+@dataclass
+class Renderer:
+    """Renders the site for one list of published summaries (newest first)."""
+
+    site_url: str
+    api_url: str
+    summaries: list[Summary]
+
+    def __post_init__(self) -> None:
+        self.summaries = sorted(self.summaries, key=lambda s: (s.published_at, s.slug), reverse=True)
+
+    # -- what exists -------------------------------------------------------------------------
+
+    def article_keys(self) -> set[str]:
+        return {article_key(item.slug) for item in self.summaries}
+
+    def expected_keys(self) -> set[str]:
+        """Every key the site consists of now: whatever else is published gets deleted."""
+        return ({obj.key for obj in self.asset_objects()} | set(self._list_pages())
+                | set(FIXED_KEYS) | self.article_keys())
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    def _render(self, template: str, **context: Any) -> bytes:
+        from chalicelib.core import templating
+
+        text = templating.render(template, site_url=self.site_url, api_url=self.api_url, **context)
+        return (text.rstrip("\n") + "\n").encode("utf-8")  # Jinja drops the final newline
+
+    def _html(self, key: str, template: str, **context: Any) -> SiteObject:
+        return SiteObject(key, self._render(template, **context), HTML_TYPE, HTML_CACHE)
+
+    def _page(self, title: str, description: str, path: str, heading: str = "") -> dict[str, str]:
+        return {"title": title, "description": _shorten(description), "heading": heading or title,
+                "canonical": f"{self.site_url}{path}"}
+
+    def asset_objects(self) -> list[SiteObject]:
+        return [SiteObject(a.key, a.body, a.content_type, assets.IMMUTABLE)
+                for a in assets.all_assets().values()]
+
+    def _list_pages(self) -> dict[str, tuple[str, int, int, list[Summary]]]:
+        """key → (base, page number, page count, items) for /artikler and every category."""
+        pages: dict[str, tuple[str, int, int, list[Summary]]] = {}
+        groups: list[tuple[str, list[Summary]]] = [("artikler", self.summaries)]
+        for category in categories.all_categories():
+            groups.append((f"kategori/{category.slug}",
+                           [s for s in self.summaries if s.category == category.slug]))
+        for base, items in groups:
+            count = max(1, math.ceil(len(items) / PAGE_SIZE))
+            for number in range(1, count + 1):
+                pages[_list_key(base, number)] = (base, number, count,
+                                                  items[(number - 1) * PAGE_SIZE: number * PAGE_SIZE])
+        return pages
+
+    def list_objects(self) -> list[SiteObject]:
+        """Home, article lists, category pages, feed and sitemap: all that lists articles."""
+        objects = [self._html(
+            "index.html", "site/home.html",
+            page=self._page(SITE_NAME, SITE_DESCRIPTION, "/", heading=SITE_NAME),
+            items=[_summary_view(s) for s in self.summaries[:HOME_SIZE]],
+        )]
+        by_category = categories.by_slug()
+        for key, (base, number, count, items) in self._list_pages().items():
+            if base == "artikler":
+                label, intro = "Alle artikler", "Alle artikler fra Center for Borgerdialog, nyeste først."
+            else:
+                category = by_category[base.removeprefix("kategori/")]
+                label, intro = category.label, category.description
+            suffix = f" (side {number})" if number > 1 else ""
+            pager = {
+                "number": number, "count": count,
+                "previous": f"{self.site_url}/{_list_key(base, number - 1)}" if number > 1 else None,
+                "next": f"{self.site_url}/{_list_key(base, number + 1)}" if number < count else None,
+            }
+            objects.append(self._html(
+                key, "site/list.html",
+                page=self._page(f"{label}{suffix} – {SITE_NAME}", intro, f"/{key}", heading=label + suffix),
+                intro=intro, items=[_summary_view(s) for s in items], pager=pager,
+                section=base.removeprefix("kategori/"),
+            ))
+        newest = self.summaries[0].published_at if self.summaries else None
+        objects.append(SiteObject(
+            "feed.xml",
+            self._render("site/feed.xml", items=[_summary_view(s) for s in self.summaries[:FEED_SIZE]],
+                         last_build=format_datetime(newest, usegmt=True) if newest else ""),
+            "application/rss+xml; charset=utf-8", HTML_CACHE,
+        ))
+        entries = [{"loc": f"{self.site_url}/", "lastmod": iso(newest) if newest else ""}]
+        entries += [{"loc": f"{self.site_url}/{key}", "lastmod": ""}
+                    for key in ("artikler", "nyhedsbrev", "om")]
+        entries += [{"loc": f"{self.site_url}/kategori/{c.slug}", "lastmod": ""}
+                    for c in categories.all_categories()]
+        entries += [{"loc": f"{self.site_url}/{article_key(s.slug)}", "lastmod": iso(s.published_at)}
+                    for s in self.summaries]
+        objects.append(SiteObject("sitemap.xml", self._render("site/sitemap.xml", entries=entries),
+                                  "application/xml; charset=utf-8", HTML_CACHE))
+        return objects
+
+    def fixed_objects(self) -> list[SiteObject]:
+        """Pages that list no articles: signup, about, 404, robots.txt, and the assets."""
+        return [
+            *self.asset_objects(),
+            SiteObject("nyhedsbrev", signup_page(self.site_url, self.api_url).encode("utf-8"),
+                       HTML_TYPE, HTML_CACHE),
+            self._html("om", "site/about.html",
+                       page=self._page(f"Om os og kontakt – {SITE_NAME}",
+                                       "Om Center for Borgerdialog, og hvordan du kontakter os.", "/om"),
+                       section="om"),
+            self._html("404.html", "site/404.html",
+                       page=self._page(f"Siden findes ikke – {SITE_NAME}",
+                                       "Siden findes ikke.", "/404.html")),
+            SiteObject("robots.txt", self._render("site/robots.txt"), "text/plain; charset=utf-8",
+                       HTML_CACHE),
+        ]
+
+    def article_object(self, article: FullArticle) -> tuple[SiteObject, list[str]]:
+        """The article's page and the problems found in it (each a sentence)."""
+        summary = article.summary
+        body, problems = check_images(article.body_html, self.site_url, self.expected_keys())
+        if not body.strip():
+            problems.append("the body is empty after sanitising; the page says so")
+        view = {**_summary_view(summary), "body_html": body, "author": article.author,
+                "tags": list(article.tags)}
+        obj = self._html(
+            article_key(summary.slug), "site/article.html",
+            page=self._page(f"{summary.title} – {SITE_NAME}", summary.teaser,
+                            f"/{article_key(summary.slug)}"),
+            article=view, section=summary.category,
+        )
+        return obj, problems
+
+
+def layout_fingerprint(site_url: str, api_url: str) -> str:
+    """Changes when anything every page shares changes (templates, assets, addresses), so
+    the next publish re-renders every article page instead of only the changed ones."""
+    from pathlib import Path
+
+    hasher = hashlib.sha256(f"{site_url}\n{api_url}\n".encode())
+    from chalicelib.core.resources import DATA, PACKAGE, STATIC, TEMPLATES
+
+    files: Iterable[Path] = sorted([*TEMPLATES.rglob("*"), *STATIC.rglob("*"),
+                                    DATA / "categories.json", DATA / "consent.json",
+                                    PACKAGE / "site" / "pages.py", Path(__file__)])
+    for path in files:
+        if path.is_file():
+            hasher.update(path.name.encode())
+            hasher.update(path.read_bytes())
+    return hasher.hexdigest()

@@ -1,0 +1,107 @@
+"""Make the site bucket hold exactly the rendered objects, PUTting only what changed.
+
+The manifest (``models.site_manifest``) remembers the digest of every object PUT; an
+object whose digest is unchanged is not sent again, so publishing the same content twice
+costs one Query and no PutObject.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from chalicelib.core import aws
+from chalicelib.core.config import get_settings
+from editor.site.manifest import LAYOUT, MANIFEST, RenderedObject
+from editor.site.render import SiteObject
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+_DELETE_BATCH = 1000  # S3 DeleteObjects' limit
+_PUT_THREADS = 8
+
+
+@dataclass
+class SyncReport:
+    put: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+    def summary(self) -> str:
+        return f"{len(self.put)} put, {len(self.deleted)} deleted, {self.unchanged} unchanged"
+
+
+class Manifest:
+    """What the bucket holds, as last written by us: key → digest (and the layout)."""
+
+    def __init__(self, entries: dict[str, str]) -> None:
+        self.entries = entries
+
+    @classmethod
+    def load(cls) -> Manifest:
+        return cls({item.sk: item.digest for item in RenderedObject.query(MANIFEST)})
+
+    @property
+    def layout(self) -> str | None:
+        return self.entries.get(LAYOUT)
+
+    def object_keys(self) -> set[str]:
+        return {key for key in self.entries if key != LAYOUT}
+
+
+def _put(bucket: str, obj: SiteObject) -> SiteObject:
+    aws.client("s3").put_object(
+        Bucket=bucket, Key=obj.key, Body=obj.body, ContentType=obj.content_type,
+        CacheControl=obj.cache_control,
+    )
+    return obj
+
+
+def sync(
+    manifest: Manifest,
+    objects: Iterable[SiteObject],
+    expected: set[str],
+    *,
+    layout: str,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> SyncReport:
+    """PUT the objects whose digest differs from the manifest, then delete what is no
+    longer ``expected``. New pages go up before old ones go away, so a link never points
+    at a deleted page while a publish runs."""
+    bucket = get_settings().bucket
+    report = SyncReport()
+    changed: list[SiteObject] = []
+    for obj in objects:
+        if force or manifest.entries.get(obj.key) != obj.digest:
+            changed.append(obj)
+        else:
+            report.unchanged += 1
+    gone = sorted(manifest.object_keys() - expected)
+    total = len(changed) + len(gone)
+    done = 0
+    with ThreadPoolExecutor(max_workers=_PUT_THREADS) as pool, RenderedObject.batch_write() as batch:
+        for obj in pool.map(lambda o: _put(bucket, o), changed):
+            batch.save(RenderedObject(MANIFEST, obj.key, digest=obj.digest))
+            report.put.append(obj.key)
+            done += 1
+            if progress:
+                progress(done, total)
+        if manifest.layout != layout:
+            batch.save(RenderedObject(MANIFEST, LAYOUT, digest=layout))
+    s3 = aws.client("s3")
+    for start in range(0, len(gone), _DELETE_BATCH):
+        chunk = gone[start:start + _DELETE_BATCH]
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True})
+        with RenderedObject.batch_write() as batch:
+            for key in chunk:
+                batch.delete(RenderedObject(MANIFEST, key))
+        report.deleted.extend(chunk)
+        done += len(chunk)
+        if progress:
+            progress(done, total)
+    log.info("Site synced: %s", report.summary())
+    return report
