@@ -10,6 +10,9 @@ with that same Python. Lambda's file system is read-only, so a package without b
 compiles every imported module again at each cold start. The bytecode is
 *unchecked-hash* (PEP 552): Lambda's unzipped files keep no reliable mtime, and the code
 never changes after the build, so Python loads the ``.pyc`` without looking at the source.
+The same rewrite leaves out the API models botocore ships for every AWS service but those
+the Lambda calls (``lambda_services()``: its ``aws.client(...)`` calls and pynamodb's
+DynamoDB): they were half the zip (docs/decisions/lambda-package.md).
 
 The compiled zip also replaces the one Chalice keeps in ``.chalice/deployments/``, so a
 following ``chalice deploy --stage <stage>`` prints "Reusing existing deployment package."
@@ -22,8 +25,9 @@ group refers to ``ApiHandler``, which is named ``APIHandler`` in the SAM templat
 
 ``check`` fails when a distribution in the zip is not a manylinux or pure wheel that
 Lambda's runtime can load (glibc 2.26 for python3.11, 2.34 from 3.12), when a compiled
-extension belongs to no such wheel, when a ``.py`` has no valid ``.pyc``, or when the zip
-is over the size budget; it prints the zip's size either way.
+extension belongs to no such wheel, when a ``.py`` has no valid ``.pyc``, when the API model
+of a service the Lambda calls is missing, or when the zip is over the size budget; it
+prints the zip's size either way.
 """
 
 from __future__ import annotations
@@ -48,10 +52,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
-# Lambda allows 50 MB zipped for a direct upload and 250 MB unzipped. The package is ~33 MB
-# (botocore 17, Pillow with its bundled libraries 8.5); the budget leaves room for growth
-# and is noticed (a heavy new dependency) well before AWS refuses a deploy.
-BUDGET_MB = 40.0
+# Lambda allows 50 MB zipped for a direct upload and 250 MB unzipped. The package is ~15 MB
+# (Pillow with its bundled libraries 8.5, botocore's code and the models of the services the
+# Lambda calls 2.5); the budget leaves room for growth and is noticed (a heavy new
+# dependency, a service model kept by mistake) well before AWS refuses a deploy.
+BUDGET_MB = 30.0
 UNZIPPED_LIMIT_MB = 250.0
 # The glibc of Lambda's runtime image: Amazon Linux 2 up to python3.11, AL2023 from 3.12.
 RUNTIME_GLIBC = {"python3.10": (2, 26), "python3.11": (2, 26), "python3.12": (2, 34),
@@ -97,13 +102,42 @@ def _fix_chalice_2079(out: Path) -> None:
             path.write_text(text.replace("${ApiHandler}", "${APIHandler}"), encoding="utf-8")
 
 
-def compile_zip(path: Path) -> int:
-    """Rewrite the zip with unchecked-hash .pyc beside every .py; returns how many."""
+# pynamodb's client: DynamoDB is called through models, never through ``aws.client``.
+_MODEL_SERVICES = frozenset({"dynamodb"})
+_BOTOCORE_DATA = "botocore/data/"
+
+
+def lambda_services() -> frozenset[str]:
+    """The AWS services whose API models the Lambda loads: every ``aws.client("...")`` in
+    the modules the Lambda imports (``devtools.aws_actions.lambda_modules``), and DynamoDB."""
+    from devtools.aws_actions import lambda_modules
+
+    found = set(_MODEL_SERVICES)
+    for path in lambda_modules():
+        source = path.read_text(encoding="utf-8")
+        found.update(re.findall(r"""\bclient\(\s*["']([a-z0-9-]+)["']\s*\)""", source))
+    return frozenset(found)
+
+
+def _shipped(name: str, services: frozenset[str]) -> bool:
+    """botocore ships the API models of every AWS service (about 16 MB of the zip); the
+    package keeps those of ``services`` and botocore's shared files (endpoints, retries)."""
+    if not name.startswith(_BOTOCORE_DATA):
+        return True
+    service, _, rest = name[len(_BOTOCORE_DATA):].partition("/")
+    return not rest or service in services
+
+
+def compile_zip(path: Path, services: frozenset[str] | None = None) -> int:
+    """Rewrite the zip with unchecked-hash .pyc beside every .py and only the AWS API models
+    of ``services`` (default: ``lambda_services()``); returns how many modules it compiled."""
+    services = lambda_services() if services is None else services
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "tree"
         with zipfile.ZipFile(path) as source:
             infos = [info for info in source.infolist()
-                     if "__pycache__/" not in info.filename and not info.filename.endswith(".pyc")]
+                     if "__pycache__/" not in info.filename and not info.filename.endswith(".pyc")
+                     and _shipped(info.filename, services)]
             for info in infos:
                 source.extract(info, tree)
         # Tracebacks name the files where Lambda unpacks them, not this temporary tree.
@@ -180,12 +214,13 @@ class Report:
     unzipped: int
     wheels: dict[str, str] = field(default_factory=dict)  # dist-info -> the tag that made it OK
     compiled: int = 0
+    services: list[str] = field(default_factory=list)  # the AWS API models shipped
     problems: list[str] = field(default_factory=list)
 
     def summary(self, budget_mb: float) -> str:
         return (f"deployment.zip: {self.size / 1e6:.1f} MB (budget {budget_mb:.0f} MB), "
                 f"{self.unzipped / 1e6:.1f} MB unzipped, {len(self.wheels)} wheels manylinux/pure, "
-                f"{self.compiled} modules compiled")
+                f"{self.compiled} modules compiled, AWS API models of {', '.join(self.services)}")
 
 
 def _tag_ok(tag: str, target: str) -> bool:
@@ -209,8 +244,10 @@ def _tag_ok(tag: str, target: str) -> bool:
     return glibc <= RUNTIME_GLIBC[target]
 
 
-def check(path: Path, target: str | None = None, budget_mb: float = BUDGET_MB) -> Report:
+def check(path: Path, target: str | None = None, budget_mb: float = BUDGET_MB,
+          services: frozenset[str] | None = None) -> Report:
     target = target or runtime()
+    services = lambda_services() if services is None else services
     magic = importlib.util.MAGIC_NUMBER
     tag = sys.implementation.cache_tag
     with zipfile.ZipFile(path) as package:
@@ -250,6 +287,11 @@ def check(path: Path, target: str | None = None, budget_mb: float = BUDGET_MB) -
                     report.problems.append(f"{pyc}: not unchecked-hash bytecode for {target}")
                     continue
                 report.compiled += 1
+        report.services = sorted({name[len(_BOTOCORE_DATA):].split("/", 1)[0] for name in names
+                                  if name.startswith(_BOTOCORE_DATA) and name.count("/") > 2})
+        if any(name.startswith(_BOTOCORE_DATA) for name in names):
+            report.problems.extend(f"no AWS API model for {service}, which the Lambda calls"
+                                   for service in sorted(services - set(report.services)))
     if report.size > budget_mb * 1e6:
         report.problems.append(f"the zip is {report.size / 1e6:.1f} MB, over the budget of {budget_mb} MB")
     if report.unzipped > UNZIPPED_LIMIT_MB * 1e6:

@@ -16,7 +16,7 @@ from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from chalicelib.core.config import get_settings
-from chalicelib.core.models import region
+from chalicelib.core.models import StageTable
 
 SUMMARY_FIELDS = ["title", "teaser", "category"]
 PUBLISHED_FEED = "published"
@@ -36,14 +36,20 @@ class CategoryIndex(GlobalSecondaryIndex["Article"]):
         index_name = "category-index"
         projection = IncludeProjection(SUMMARY_FIELDS)
 
-    category_feed = UnicodeAttribute(hash_key=True)
+    # The same sort key as the published index; the hash key is the category.
     published_at = UTCDateTimeAttribute(range_key=True)
+    category_feed = UnicodeAttribute(hash_key=True)
 
 
 class Article(Model):
-    class Meta:
+    """One article, published or draft, keyed by its slug."""
+
+    class Meta(StageTable):
         table_name = get_settings().articles_table
-        region = region()
+
+    # The two public lists, one Query each (see the module docstring).
+    published_index = PublishedIndex()
+    category_index = CategoryIndex()
 
     slug = UnicodeAttribute(hash_key=True)
     title = UnicodeAttribute()
@@ -61,6 +67,3 @@ class Article(Model):
     # Index keys, present only while published (see module docstring).
     feed = UnicodeAttribute(null=True)
     category_feed = UnicodeAttribute(null=True)
-
-    published_index = PublishedIndex()
-    category_index = CategoryIndex()

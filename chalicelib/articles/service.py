@@ -1,6 +1,6 @@
 """Reading articles for the public API: one Query per list page, one GetItem per article.
 
-No Chalice here: the routes in ``api/articles.py`` parse the request and call this.
+No Chalice here: the routes in ``articles.routes`` parse the request and call this.
 """
 
 from __future__ import annotations

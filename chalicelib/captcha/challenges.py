@@ -1,35 +1,18 @@
 """Self-hosted CAPTCHA challenges: make one (picture + Danish audio), consume it once.
 
-``create_challenge()`` draws a random 5-character answer, PUTs ``captcha/<id>.png`` and
-``captcha/<id>.wav`` to the site bucket (served by the CDN at ``{SITE_URL}/captcha/...``)
-and then writes one DynamoDB item holding only HMAC(captcha key, id ‖ answer). The item
-comes last: if a PUT fails there is no item, so no id that points at missing files; if the
-item write fails, the orphaned objects are never handed out and the bucket's lifecycle
-rule deletes them after a day.
+- ``create()``: a random answer; ``captcha/<id>.png`` and ``.wav`` PUT to the site bucket,
+  then one item holding only HMAC(captcha key, id ‖ answer). Objects first, item last: no id
+  ever points at missing files. 1 DynamoDB write, 1 S3 PUT per file.
+- ``consume(id, answer, subject)``: one conditional UpdateItem (right MAC, not solved, fewer
+  than 3 wrong answers, not expired), so a right answer succeeds exactly once however many
+  requests race; returns a ``Solved`` receipt. Only a refusal reads the item to say why
+  (``CaptchaRejected`` with a Danish message), and counts a wrong answer.
+- ``give_back(receipt)``: un-solves the challenge when the request it was for failed through
+  AWS, conditional on the receipt's attempt; reserved for ``subject`` afterwards.
 
-``consume(id, answer)`` is one conditional UpdateItem on the happy path: the right MAC,
-not yet solved, fewer than 3 wrong answers and not expired, all checked by DynamoDB in
-the same write that marks it solved, so a right answer succeeds exactly once however many
-requests race. Only a refused consume reads the item to say why, and a wrong answer is
-counted with a second conditional write. The happy path compares MACs inside DynamoDB;
-timing there could at most reveal bits of a keyed MAC, never of the answer. Where the code
-itself compares (to say why), it uses ``hmac.compare_digest``.
-
-A consume returns a :class:`Solved` receipt. When the request it was for then fails for a
-reason that is not the visitor's (AWS busy, SES refusing mail), ``give_back(receipt)``
-un-solves the challenge, so the visitor's retry of the very same request is accepted. It is
-one conditional write on the receipt's random attempt id: it succeeds only while the
-challenge is still solved by that attempt, so a repeated or late give-back can never undo
-a later consume, and a challenge still yields at most one accepted request. A consume may
-name what it is for (``subject``: the signup's subscriber id); a given-back challenge is
-then reserved for that subject (stored as a keyed hash: the table never names it), so it
-serves the retry of that request and no other (while SES refuses mail, one solved challenge
-must not sign up address after address).
-
-Callers (the signup route) catch ``CaptchaRejected``; ``CaptchaUnavailable`` means AWS
-was busy or unreachable (``faults.classify``) and the visitor should simply try again.
-Any other AWS error (a missing permission, a missing table) is a bug and propagates, so
-the route guard logs it and answers 500.
+``CaptchaUnavailable`` means AWS was busy or unreachable (``core.faults``): try again. Any
+other AWS error is a bug and propagates (the route guard answers 500). Why and how, including
+the give-back: docs/captcha.md and docs/decisions/captcha-give-back.md.
 """
 
 from __future__ import annotations

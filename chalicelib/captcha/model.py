@@ -11,13 +11,14 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAt
 from pynamodb.models import Model
 
 from chalicelib.core.config import get_settings
-from chalicelib.core.models import region
+from chalicelib.core.models import StageTable
 
 
 class ChallengeItem(Model):
-    class Meta:
+    """One CAPTCHA challenge: the answer's MAC, its tries and whether it was solved."""
+
+    class Meta(StageTable):
         table_name = get_settings().challenges_table
-        region = region()
 
     captcha_id = UnicodeAttribute(hash_key=True)
     answer_mac = UnicodeAttribute()

@@ -63,7 +63,7 @@ class Settings:
     bucket: str
     site_url: str
     api_url: str
-    # Newsletter signup (chalicelib/subscriptions.py): how long a confirmation link works,
+    # Newsletter signup (chalicelib/newsletter/signup.py): how long a confirmation link works,
     # how often one address may be sent a confirmation mail, and how many signups one
     # source IP may make per hour.
     confirm_token_hours: int

@@ -27,16 +27,17 @@ from pynamodb.attributes import (
 from pynamodb.models import Model
 
 from chalicelib.core.config import get_settings
-from chalicelib.core.models import region
+from chalicelib.core.models import StageTable
 
 CLAIMED = "claimed"  # SES was (or is about to be) called; outcome not yet recorded
 SENT = "sent"  # SES accepted the mail; message_id says which
 
 
 class Delivery(Model):
-    class Meta:
+    """The claim, then the record, of one digest mail to one subscriber."""
+
+    class Meta(StageTable):
         table_name = get_settings().deliveries_table
-        region = region()
 
     digest_id = UnicodeAttribute(hash_key=True)  # "2026-W48"
     subscriber_id = UnicodeAttribute(range_key=True)
@@ -63,9 +64,10 @@ class ArticleSummary(MapAttribute[str, str]):
 
 
 class Digest(Model):
-    class Meta:
+    """One week's digest: its articles and how far its fan-out got."""
+
+    class Meta(StageTable):
         table_name = get_settings().site_table
-        region = region()
 
     pk = UnicodeAttribute(hash_key=True, default=DIGEST_PK)
     sk = UnicodeAttribute(range_key=True)  # the digest id
@@ -85,9 +87,10 @@ class Digest(Model):
 
 
 class DigestMarker(Model):
-    class Meta:
+    """Where the next digest starts: the publish time the last one covered."""
+
+    class Meta(StageTable):
         table_name = get_settings().site_table
-        region = region()
 
     pk = UnicodeAttribute(hash_key=True, default=MARKER_PK)
     sk = UnicodeAttribute(range_key=True, default=MARKER_SK)
@@ -97,9 +100,10 @@ class DigestMarker(Model):
 
 
 class DigestRun(Model):
-    class Meta:
+    """One scheduled run and what it found, for the operator."""
+
+    class Meta(StageTable):
         table_name = get_settings().site_table
-        region = region()
 
     pk = UnicodeAttribute(hash_key=True, default=RUN_PK)
     sk = UnicodeAttribute(range_key=True)  # "<UTC ISO time>#<random>"

@@ -15,13 +15,14 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
 from chalicelib.core.config import get_settings
-from chalicelib.core.models import region
+from chalicelib.core.models import StageTable
 
 
 class RateLimit(Model):
-    class Meta:
+    """A window's counter or a claim, keyed by scope and the subject's keyed hash."""
+
+    class Meta(StageTable):
         table_name = get_settings().ratelimits_table
-        region = region()
 
     key = UnicodeAttribute(hash_key=True)
     hits = NumberAttribute(null=True)  # counters only (``count`` would shadow Model.count)

@@ -4,7 +4,9 @@
 - ``store``: the one place a subscriber's status changes, each change with its ledger
   event in one transaction (signup, confirm, unsubscribe, bounce, complaint, erase);
 - ``signup``: the double opt-in signup (CAPTCHA, limits, mail claim, confirmation mail);
-- ``links``: what the links in mails do (confirm, unsubscribe, export, erase);
+- ``lifecycle``: what the confirm and unsubscribe links (and mails) do;
+- ``rights``: export and erase, behind the manage link;
+- ``mails``: the signup's confirmation and already-subscribed mails;
 - ``notifications``, ``mailto``: SES bounces and complaints, unsubscribe by mail;
 - ``addresses``, ``tokens``, ``consent``, ``outcomes``: the pieces those share;
 - blueprints: ``actions`` (the POSTs, JSON or form), ``pages`` (HTML pages), ``ses_events``.

@@ -1,9 +1,11 @@
-"""Newsletter routes: signup, the pages behind mail links, and their POST actions.
+"""The newsletter's actions: the signup POST, the POSTs behind the mail-link pages
+(confirm, unsubscribe incl. RFC 8058 one-click, export, erase) and the consent text.
 
 Every write accepts JSON (answered with JSON) or an HTML form post (answered with 303 to a
 Danish result page; an AWS fault: a Danish 503 page with Retry-After), so the static
 site's form and the mail-link pages work without JavaScript. GET never changes anything:
-mail scanners that open links confirm nothing.
+mail scanners that open links confirm nothing (the pages are ``newsletter.pages``).
+See docs/newsletter.md.
 """
 
 from __future__ import annotations

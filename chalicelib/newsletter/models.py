@@ -34,7 +34,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.core.config import get_settings
-from chalicelib.core.models import region
+from chalicelib.core.models import StageTable
 
 PENDING = "pending"
 CONFIRMED = "confirmed"
@@ -54,9 +54,10 @@ class DigestIndex(GlobalSecondaryIndex["Subscriber"]):
 
 
 class Subscriber(Model):
-    class Meta:
+    """One address, keyed by the id derived from it; changed only by the subscriber store."""
+
+    class Meta(StageTable):
         table_name = get_settings().subscribers_table
-        region = region()
 
     subscriber_id = UnicodeAttribute(hash_key=True)
     email = UnicodeAttribute()
@@ -82,9 +83,10 @@ class Subscriber(Model):
 
 
 class ConsentEvent(Model):
-    class Meta:
+    """One event of a subscriber's consent ledger: written once, never changed but its expiry."""
+
+    class Meta(StageTable):
         table_name = get_settings().ledger_table
-        region = region()
 
     subject = UnicodeAttribute(hash_key=True)  # subscriber_id
     event_key = UnicodeAttribute(range_key=True)  # "<UTC ISO time>#<random id>"

@@ -1,8 +1,8 @@
 """What a newsletter request ends in: the outcome names and the refusal error.
 
-Kept apart from ``chalicelib.subscriptions`` (which loads the pynamodb models and
-transactions) so the routes can declare their errors and result texts at import time while
-the service itself loads only when a subscription route is called: ``import app`` stays light.
+Kept apart from the services (which load the pynamodb models and transactions) so the
+routes can declare their errors and result texts at import time while the services load
+only when a newsletter route is called: ``import app`` stays light.
 """
 
 from __future__ import annotations

@@ -14,10 +14,10 @@ neither half is ever written alone and concurrent requests change a state exactl
   the notification;
 - ``erase``: the subscriber and every event of theirs deleted.
 
-The store knows tables, not tokens, CAPTCHAs or mail: ``newsletter.signup`` and
-``newsletter.links`` decide what to change and call it. Dependencies are keyword-only
-(the model classes, the clock, the consent text) so tests can move time. See
-docs/newsletter.md for the lifecycle and the ledger's retention rules.
+The store knows tables, not tokens, CAPTCHAs or mail: ``newsletter.signup``,
+``newsletter.lifecycle`` and ``newsletter.rights`` decide what to change and call it.
+Dependencies are keyword-only (the model classes, the clock, the consent text) so tests can
+move time. See docs/newsletter.md for the lifecycle and the ledger's retention rules.
 """
 
 from __future__ import annotations

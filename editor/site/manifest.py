@@ -9,7 +9,7 @@ from pynamodb.attributes import UnicodeAttribute
 from pynamodb.models import Model
 
 from chalicelib.core.config import get_settings
-from chalicelib.core.models import region
+from chalicelib.core.models import StageTable
 
 MANIFEST = "site#manifest"
 # The sort key of the item that holds the layout fingerprint (no object key starts with #).
@@ -17,9 +17,10 @@ LAYOUT = "#layout"
 
 
 class RenderedObject(Model):
-    class Meta:
+    """One object of the site bucket and the digest of what was PUT there."""
+
+    class Meta(StageTable):
         table_name = get_settings().site_table
-        region = region()
 
     pk = UnicodeAttribute(hash_key=True)   # always MANIFEST
     sk = UnicodeAttribute(range_key=True)  # the object key, or LAYOUT

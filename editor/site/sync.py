@@ -1,6 +1,6 @@
 """Make the site bucket hold exactly the rendered objects, PUTting only what changed.
 
-The manifest (``models.site_manifest``) remembers the digest of every object PUT; an
+The manifest (``editor.site.manifest``) remembers the digest of every object PUT; an
 object whose digest is unchanged is not sent again, so publishing the same content twice
 costs one Query and no PutObject.
 """
