@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from tests.conftest import ArticleFactory
+from tests.support.fixtures import ArticleFactory
 
 # Runs again against DynamoDB Local (the DynamoDB lane of `make test`).
 pytestmark = pytest.mark.dynamodb

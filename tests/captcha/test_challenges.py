@@ -20,9 +20,8 @@ from chalicelib.captcha import challenges as captcha
 from chalicelib.captcha.challenges import CaptchaRejected, CaptchaService
 from chalicelib.captcha.model import ChallengeItem
 from chalicelib.core.config import CAPTCHA_ALPHABET, CAPTCHA_LENGTH, get_settings
-from tests.conftest import REGION
-from tests.helpers_captcha import fixed_answer, new_challenge
-from tests.helpers_faults import (
+from tests.support.captcha import fixed_answer, new_challenge
+from tests.support.faults import (
     ACCESS_DENIED,
     BY_SERVICE,
     INTERNALS,
@@ -30,10 +29,8 @@ from tests.helpers_faults import (
     Fault,
     FaultInjector,
     assert_clean_unavailable,
-    faults,
 )
-
-__all__ = ["faults"]  # the fixture, imported for pytest
+from tests.support.fixtures import REGION
 
 # Runs again against DynamoDB Local (the DynamoDB lane of `make test`).
 pytestmark = pytest.mark.dynamodb
@@ -294,7 +291,16 @@ def test_a_challenge_expires_after_10_minutes_checked_in_code() -> None:
 
 def test_answers_are_case_insensitive_and_forgive_spaces_and_wide_forms(client: Client) -> None:
     for typed in ["k7m2p", " K7M2P ", "K 7 M 2 P", "\uff2b\uff17\uff2d\uff12\uff30", "k7M2p\n"]:
-        captcha.consume(new_challenge(client), typed)
+        captcha_id = new_challenge(client)
+        solved = captcha.consume(captcha_id, typed)
+        item = ChallengeItem.get(captcha_id, consistent_read=True)
+        # Accepted as the right answer: solved by this attempt, not counted as a wrong one.
+        assert (solved.captcha_id, item.solved_by, item.wrong_answers) == (captcha_id, solved.attempt, 0), typed
+    # Forgiving is not accepting anything: one character off, in each of those forms, is wrong.
+    for typed in ["k7m2q", " K7M2Q ", "K 7 M 2 Q", "\uff2b\uff17\uff2d\uff12\uff31", "k7M2q\n"]:
+        with pytest.raises(CaptchaRejected) as rejected:
+            captcha.consume(new_challenge(client), typed)
+        assert rejected.value.code == "wrong", typed
 
 
 def test_random_answers_use_the_alphabet_without_look_alikes() -> None:
@@ -369,7 +375,7 @@ def test_post_captcha_ignores_a_body_and_refuses_other_methods(client: Client) -
 
 # --- AWS failing mid-create ----------------------------------------------------------
 
-# Every call of a creation failed in turn: tests/test_faults.py (the fault matrix).
+# Every call of a creation failed in turn: tests/captcha/test_faults.py (the fault matrix).
 
 
 @pytest.mark.parametrize("fault", BY_SERVICE["dynamodb"], ids=lambda f: f.code)
@@ -402,6 +408,7 @@ def test_consume_while_dynamodb_is_busy_is_unavailable_and_costs_no_try(
     faults.inject("dynamodb.UpdateItem", THROUGHPUT, times=1)
     with pytest.raises(captcha.CaptchaUnavailable):
         captcha.consume(captcha_id, "22222")
+    assert ChallengeItem.get(captcha_id, consistent_read=True).wrong_answers == 0  # no try spent
     captcha.consume(captcha_id, fixed_answer())
 
 

@@ -9,7 +9,7 @@ from collections import Counter
 
 from chalice.test import Client
 
-from tests.conftest import ROOT, ArticleFactory
+from tests.support.fixtures import ROOT, ArticleFactory
 
 
 def test_list_page_is_exactly_one_query(client: Client, add_articles: ArticleFactory,

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.fixtures import ROOT
+
 RUNTIME = "chalicelib"
 # Never imported by what the Lambda runs: not shipped (editor), or for developers only.
 OUTSIDE = ("editor", "devtools", "infra", "tests", "bench")

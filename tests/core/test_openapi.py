@@ -17,9 +17,9 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from chalicelib.articles.categories import all_categories
 from chalicelib.core.openapi import DOCUMENT
-from tests.conftest import ArticleFactory
-from tests.helpers_report import COUNTS
-from tests.helpers_wsgi import ChaliceWSGI
+from tests.support.fixtures import ArticleFactory
+from tests.support.report import COUNTS
+from tests.support.wsgi import ChaliceWSGI
 
 # Fixed budget per operation, derandomised: the same examples every run, so CI is stable.
 EXAMPLES_PER_OPERATION = 60
@@ -96,7 +96,7 @@ def api(client: Client, add_articles: ArticleFactory) -> Iterator[Any]:
     """The app with a few published articles and drafts, loaded by schemathesis through WSGI;
     afterwards, no answer in the whole run was a 5xx or showed internals."""
     from editor.publishing import publish_paths
-    from tests.conftest import ROOT
+    from tests.support.fixtures import ROOT
 
     add_articles(3, category="cases")
     add_articles(2, category="metoder", status="draft", prefix="kladde")

@@ -14,7 +14,7 @@ from chalicelib.core import config
 from devtools import moto_cloudformation
 from infra import configure
 from infra.template import TEMPLATE, load_template
-from tests.conftest import REGION, ROOT
+from tests.support.fixtures import REGION, ROOT
 
 # What the tables/bucket/queue/topic outputs configure; each must name a real resource.
 CORE_TYPES = {"AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::SNS::Topic"}

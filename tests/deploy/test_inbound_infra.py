@@ -14,7 +14,7 @@ import pytest
 from chalicelib.core import config
 from devtools import moto_cloudformation
 from infra.template import load_template
-from tests.conftest import ROOT
+from tests.support.fixtures import ROOT
 
 INBOUND = ROOT / "infra" / "inbound.yaml"
 # SES receives mail in a few regions only, eu-north-1 (the app's) not among them; eu-west-1

@@ -10,7 +10,7 @@ import pytest
 from chalicelib.articles.model import Article
 from chalicelib.core.config import get_settings
 from infra.template import load_template
-from tests.conftest import REGION
+from tests.support.fixtures import REGION
 
 
 def _keys(schema: list[dict[str, str]]) -> dict[str, str]:
@@ -61,7 +61,7 @@ def test_every_configured_resource_name_is_made_by_the_template() -> None:
 def test_template_stage_names_match_chalice_config() -> None:
     import json
 
-    from tests.conftest import ROOT
+    from tests.support.fixtures import ROOT
 
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     template = load_template()

@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from chalicelib.core import aws, config
-from tests.conftest import REGION
+from tests.support.fixtures import REGION
 
 PARAMETER = "/borgerdialog/dev/app-secret"
 

@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.articles.model import Article
 from chalicelib.core.config import get_settings
-from tests.conftest import ON_DYNAMODB_LOCAL, REGION
+from tests.support.fixtures import ON_DYNAMODB_LOCAL, REGION
 
 
 @pytest.mark.dynamodb

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from chalicelib.core.config import get_settings
-from tests.conftest import REGION
+from tests.support.fixtures import REGION
 
 
 def _dynamodb(endpoint_url: str | None = None) -> Any:
@@ -117,7 +117,7 @@ def test_snapshots_are_not_kept_by_moto() -> None:
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
+    from tests.support.fixtures import ROOT
 
     done = subprocess.run([sys.executable, "-c", SNAPSHOT_PROBE], cwd=ROOT, capture_output=True,
                           text=True, check=True, env={"AWS_ACCESS_KEY_ID": "testing",

@@ -10,8 +10,8 @@ import pytest
 
 from chalicelib.digest.weeks import digest_id_for
 from editor import cli
-from tests.conftest import ArticleFactory
-from tests.helpers_digest import add_subscriber
+from tests.support.digest import add_subscriber
+from tests.support.fixtures import ArticleFactory
 
 
 def test_preview_prints_headers_text_and_html_for_the_subscribers_topics(

@@ -21,8 +21,8 @@ from chalicelib.digest.weeks import digest_id_for, week_start
 from chalicelib.digest.worker import DigestWorker, Record
 from chalicelib.newsletter import tokens
 from chalicelib.newsletter.models import PENDING, SUPPRESSED, UNSUBSCRIBED, Subscriber
-from tests.conftest import ArticleFactory
-from tests.helpers_digest import add_subscriber, invoke, pump, queue_url, queued_count, schedule_event
+from tests.support.digest import add_subscriber, invoke, pump, queue_url, queued_count, schedule_event
+from tests.support.fixtures import ArticleFactory
 
 Outbox = Callable[[], list[Any]]
 

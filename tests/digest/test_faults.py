@@ -2,7 +2,7 @@
 message or run is retried, and once the fault clears every eligible subscriber has exactly
 one digest mail, nothing sits in the dead-letter queue, and the deliveries say so.
 
-Faults are injected at the app's botocore clients (tests/helpers_faults.py).
+Faults are injected at the app's botocore clients (tests/support/faults.py).
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ from chalicelib.digest.models import (
     DigestMarker,
 )
 from chalicelib.digest.weeks import digest_id_for
-from tests.conftest import ArticleFactory
-from tests.helpers_digest import (
+from tests.support.digest import (
     _lambda_record,
     add_subscriber,
     invoke,
@@ -37,7 +36,7 @@ from tests.helpers_digest import (
     queued_count,
     schedule_event,
 )
-from tests.helpers_faults import (
+from tests.support.faults import (
     BY_SERVICE,
     MESSAGE_REJECTED,
     SES_TOO_MANY,
@@ -46,11 +45,9 @@ from tests.helpers_faults import (
     Fault,
     FaultInjector,
     case_id,
-    faults,
     matrix,
 )
-
-__all__ = ["faults"]  # the fixture, imported for pytest
+from tests.support.fixtures import ArticleFactory
 
 Outbox = Callable[[], list[Any]]
 READERS = ("anna@example.org", "bo@example.org")

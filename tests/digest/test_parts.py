@@ -17,8 +17,8 @@ from chalicelib.digest.planner import DigestPlanner
 from chalicelib.digest.weeks import InvalidDigestId, digest_id_for, week_start
 from chalicelib.digest.worker import Claimed, DigestWorker, NotEligible, Record
 from chalicelib.newsletter.models import UNSUBSCRIBED
-from tests.conftest import ArticleFactory
-from tests.helpers_digest import add_subscriber, queue_url
+from tests.support.digest import add_subscriber, queue_url
+from tests.support.fixtures import ArticleFactory
 
 
 @pytest.mark.no_aws

@@ -12,7 +12,7 @@ from chalice.test import Client
 from chalicelib.articles.model import Article
 from editor import cli
 from editor.publishing import publish_paths
-from tests.conftest import ROOT
+from tests.support.fixtures import ROOT
 
 # Runs again against DynamoDB Local (the DynamoDB lane of `make test`).
 pytestmark = pytest.mark.dynamodb

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from chalice.test import Client
 
 from chalicelib.newsletter import tokens
 from chalicelib.newsletter.models import CONFIRMED, PENDING, SUPPRESSED, ConsentEvent, Subscriber
-from tests.helpers_digest import add_subscriber, invoke
+from tests.support.digest import add_subscriber, invoke
+from tests.support.fixtures import SES_FIXTURES
 
-FIXTURES = Path(__file__).with_name("fixtures") / "ses"
+FIXTURES = SES_FIXTURES
 
 # Suppression is a transaction whose cancellation reasons say what happened: checked
 # against DynamoDB Local too, where they are DynamoDB's own.

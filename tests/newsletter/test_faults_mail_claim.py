@@ -18,7 +18,7 @@ from chalice.test import Client
 
 from chalicelib.limits import limiter
 from chalicelib.limits.model import RateLimit
-from tests.helpers_faults import (
+from tests.support.faults import (
     MESSAGE_REJECTED,
     THROTTLING,
     THROUGHPUT,
@@ -26,12 +26,9 @@ from tests.helpers_faults import (
     FaultInjector,
     assert_clean_unavailable,
     case_id,
-    faults,
 )
-from tests.helpers_signup_state import REFERENCE, one_mail_that_confirms, shared_totals, stored_shape
-from tests.helpers_subscriptions import Outbox, mails_to, post_json, signup_fields
-
-__all__ = ["faults"]  # the fixture, imported for pytest
+from tests.support.signup_state import REFERENCE, one_mail_that_confirms, shared_totals, stored_shape
+from tests.support.subscriptions import Outbox, mails_to, post_json, signup_fields
 
 EMAIL = "claim@example.org"
 SCOPE = "test-claim"

@@ -24,18 +24,17 @@ from chalicelib.limits import limiter
 from chalicelib.limits.model import RateLimit
 from chalicelib.newsletter import tokens
 from chalicelib.newsletter.signup import MAIL_CLAIM
-from tests.helpers_faults import (
+from tests.support.faults import (
     BY_SERVICE,
     INTERNALS,
     Fault,
     FaultInjector,
     assert_clean_unavailable,
     case_id,
-    faults,
     matrix,
 )
-from tests.helpers_signup_state import stored_shape
-from tests.helpers_subscriptions import (
+from tests.support.signup_state import stored_shape
+from tests.support.subscriptions import (
     Outbox,
     confirm_link,
     mails_to,
@@ -44,8 +43,6 @@ from tests.helpers_subscriptions import (
     subscribe,
     token_of,
 )
-
-__all__ = ["faults"]  # the fixture, imported for pytest
 
 EMAIL = "linkside@example.org"
 REFERENCE = "reference@example.org"

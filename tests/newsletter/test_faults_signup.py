@@ -24,7 +24,7 @@ from chalice.test import Client
 from chalicelib.limits import limiter
 from chalicelib.newsletter import tokens
 from chalicelib.newsletter.models import CONFIRMED, PENDING, UNSUBSCRIBED, Subscriber
-from tests.helpers_faults import (
+from tests.support.faults import (
     BY_SERVICE,
     INTERNALS,
     MESSAGE_REJECTED,
@@ -33,11 +33,10 @@ from tests.helpers_faults import (
     FaultInjector,
     assert_clean_unavailable,
     case_id,
-    faults,
     matrix,
 )
-from tests.helpers_signup_state import REFERENCE, one_mail_that_confirms, shared_totals, stored_shape
-from tests.helpers_subscriptions import (
+from tests.support.signup_state import REFERENCE, one_mail_that_confirms, shared_totals, stored_shape
+from tests.support.subscriptions import (
     ANSWER,
     Outbox,
     confirm_link,
@@ -48,8 +47,6 @@ from tests.helpers_subscriptions import (
     post_json,
     signup_fields,
 )
-
-__all__ = ["faults"]  # the fixture, imported for pytest
 
 EMAIL = "uheld@example.org"
 # A signup's AWS calls in order: CAPTCHA consumed, per-IP counter, the subscriber's state,

@@ -20,17 +20,16 @@ from chalice.test import Client
 
 from chalicelib.newsletter import tokens
 from chalicelib.newsletter.models import ConsentEvent, Subscriber
-from tests.helpers_faults import (
+from tests.support.faults import (
     ACCESS_DENIED,
     INTERNALS,
     MESSAGE_REJECTED,
     FaultInjector,
     assert_clean_unavailable,
     cancelled,
-    faults,
 )
-from tests.helpers_signup_state import REFERENCE, one_mail_that_confirms, shared_totals, stored_shape
-from tests.helpers_subscriptions import (
+from tests.support.signup_state import REFERENCE, one_mail_that_confirms, shared_totals, stored_shape
+from tests.support.subscriptions import (
     Outbox,
     confirm_link,
     held_items,
@@ -39,8 +38,6 @@ from tests.helpers_subscriptions import (
     post_json,
     signup_fields,
 )
-
-__all__ = ["faults"]  # the fixture, imported for pytest
 
 EMAIL = "uheld@example.org"
 GIVEN_BACK = {"ip hits": 1, "mail claims": 1, "reserved": 1,

@@ -1,6 +1,6 @@
 """Confirm and unsubscribe under AWS faults: a clear 503 with Retry-After, nothing changed,
 and the same request (the same link) works once the fault clears, ending exactly where a
-run without the fault ends. Signup's own fault matrix is in test_faults_signup.py.
+run without the fault ends. Signup's own fault matrix is in tests/newsletter/test_faults_signup.py.
 """
 
 from __future__ import annotations
@@ -12,17 +12,14 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.newsletter import tokens
-from tests.helpers_faults import (
+from tests.support.faults import (
     Fault,
     FaultInjector,
     assert_clean_unavailable,
     case_id,
-    faults,
     matrix,
 )
-from tests.helpers_subscriptions import confirm_link, held_items, post_json, subscribe, token_of
-
-__all__ = ["faults"]  # the fixture, imported for pytest
+from tests.support.subscriptions import confirm_link, held_items, post_json, subscribe, token_of
 
 Outbox = Callable[[], list[Any]]
 EMAIL = "ida@example.org"

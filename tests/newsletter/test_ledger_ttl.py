@@ -23,8 +23,8 @@ from chalicelib.newsletter.models import CONFIRMED, PENDING, ConsentEvent, Subsc
 from chalicelib.newsletter.outcomes import SubscriptionError
 from chalicelib.newsletter.signup import SignupInput, default_signup
 from chalicelib.newsletter.store import RequestContext
-from tests.helpers_faults import FaultInjector, assert_clean_unavailable, cancelled, faults
-from tests.helpers_subscriptions import (
+from tests.support.faults import FaultInjector, assert_clean_unavailable, cancelled
+from tests.support.subscriptions import (
     ANSWER,
     SITE_FORM,
     Outbox,
@@ -37,8 +37,6 @@ from tests.helpers_subscriptions import (
     subscribe,
     token_of,
 )
-
-__all__ = ["faults"]  # the fixture, imported for pytest
 
 EMAIL = "ida@example.org"
 SID = tokens.subscriber_id(EMAIL)
@@ -53,7 +51,7 @@ def _subscriber() -> Subscriber:
 
 
 def _mail_interval_passes() -> None:
-    """The per-address mail claim's hour is over (as in test_subscriptions_signup.py)."""
+    """The per-address mail claim's hour is over (as in test_signup.py)."""
     for item in RateLimit.scan():
         item.update(actions=[RateLimit.expires_ttl.set(1)])
 
@@ -246,7 +244,7 @@ def test_confirms_racing_a_second_signup_leave_exactly_one_proof_or_none(
 @pytest.mark.dynamodb
 def test_a_bounce_keeps_the_suppression_while_the_unconfirmed_request_expires(
         client: Client, outbox: Outbox) -> None:
-    from tests.test_bounces import notify
+    from tests.newsletter.test_bounces import notify
 
     address = "forkert.adresse@example.org"  # the recipient in the SES fixture
     subscribe(client, address)

@@ -17,7 +17,7 @@ from chalice.test import Client
 
 from chalicelib.newsletter import tokens
 from chalicelib.newsletter.models import CONFIRMED, PENDING, UNSUBSCRIBED, Subscriber
-from tests.helpers_subscriptions import (
+from tests.support.subscriptions import (
     Outbox,
     confirm_link,
     held_items,
@@ -217,7 +217,7 @@ def test_a_visitor_signs_up_confirms_unsubscribes_exports_and_erases(
     assert action and path_of(action.group(1)) == "/subscriptions"
 
     # She types her address, the characters she sees, keeps one topic and ticks the box.
-    from tests.helpers_subscriptions import ANSWER
+    from tests.support.subscriptions import ANSWER
 
     # (The browser sends the form's hidden fields along, whatever they are.)
     answer = post_form(client, "/subscriptions", [

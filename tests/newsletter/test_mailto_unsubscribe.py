@@ -8,7 +8,6 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -18,10 +17,11 @@ from chalice.test import Client
 from chalicelib.core.config import get_settings
 from chalicelib.newsletter import notifications, tokens
 from chalicelib.newsletter.models import CONFIRMED, SUPPRESSED, UNSUBSCRIBED, ConsentEvent, Subscriber
-from tests.conftest import ArticleFactory
-from tests.helpers_digest import add_subscriber, invoke, pump, schedule_event
+from tests.support.digest import add_subscriber, invoke, pump, schedule_event
+from tests.support.fixtures import SES_FIXTURES, ArticleFactory
+from tests.support.subscriptions import held_items
 
-FIXTURE = Path(__file__).with_name("fixtures") / "ses" / "received-unsubscribe.json"
+FIXTURE = SES_FIXTURES / "received-unsubscribe.json"
 READER = "laeser@example.org"
 
 
@@ -166,9 +166,12 @@ def test_a_mail_without_a_valid_token_changes_nothing(
 
 def test_a_mail_to_another_address_changes_nothing(client: Client) -> None:
     sid = add_subscriber(READER)
+    before = Subscriber.get(sid, consistent_read=True).attribute_values
     assert deliver(client, received(unsubscribe_subject(sid), recipient="info@borgerdialog.dk")) == [
         {"address": READER, "outcome": "not-for-us"}]
     assert Subscriber.get(sid, consistent_read=True).status == CONFIRMED
+    assert Subscriber.get(sid, consistent_read=True).attribute_values == before
+    assert events(sid) == []
 
 
 @pytest.mark.parametrize("status", [UNSUBSCRIBED, SUPPRESSED])
@@ -189,11 +192,17 @@ def test_an_erased_address_is_not_brought_back(client: Client) -> None:
 
 
 def test_junk_is_dropped_without_an_exception(client: Client) -> None:
+    sid = add_subscriber(READER)
+    before = held_items()  # every subscriber, ledger event, rate limit and challenge
     for message in ("not json", json.dumps({"notificationType": "Received"}),
                     json.dumps({"notificationType": "Received", "mail": {"headers": "x"},
                                 "receipt": {"recipients": ["afmeld@borgerdialog.dk"]}})):
         event = client.events.generate_sns_event(message=message)
-        invoke(client, "ses_notifications", event)  # returns; nothing to retry
+        result = invoke(client, "ses_notifications", event)  # returns; nothing to retry
+        assert "unsubscribed" not in [action["outcome"] for action in result["actions"]], message
+    assert held_items() == before
+    assert Subscriber.get(sid, consistent_read=True).status == CONFIRMED
+    assert events(sid) == []
 
 
 def test_the_mailto_of_a_real_digest_mail_unsubscribes_its_reader(

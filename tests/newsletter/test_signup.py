@@ -12,8 +12,8 @@ from chalice.test import Client
 
 from chalicelib.newsletter import tokens
 from chalicelib.newsletter.models import CONFIRMED, PENDING, SUPPRESSED, UNSUBSCRIBED, Subscriber
-from tests.helpers_faults import FaultInjector, assert_clean_unavailable, faults
-from tests.helpers_subscriptions import (
+from tests.support.faults import FaultInjector, assert_clean_unavailable
+from tests.support.subscriptions import (
     ANSWER,
     SITE_FORM,
     Outbox,
@@ -28,8 +28,6 @@ from tests.helpers_subscriptions import (
     signup_fields,
     subscribe,
 )
-
-__all__ = ["faults"]  # the fixture, imported for pytest
 
 
 def test_a_signup_records_a_pending_subscriber_and_sends_one_danish_confirmation(
@@ -154,7 +152,7 @@ def test_an_expired_pending_signup_can_start_again(client: Client, outbox: Outbo
 
 def test_a_refused_mail_answers_503_and_the_retry_sends_it(client: Client, outbox: Outbox,
                                                            faults: FaultInjector) -> None:
-    from tests.helpers_faults import MESSAGE_REJECTED
+    from tests.support.faults import MESSAGE_REJECTED
 
     faults.inject("sesv2.SendEmail", MESSAGE_REJECTED, times=1)
     response = subscribe(client, "retry@example.org")
@@ -166,7 +164,7 @@ def test_a_refused_mail_answers_503_and_the_retry_sends_it(client: Client, outbo
     assert client.http.post(path_of(confirm_link(mail))).status_code == 200
 
 
-# Every AWS call of a signup failed in turn, then the same request retried: test_faults_signup.py.
+# Every AWS call of a signup failed in turn, then the same request retried: tests/newsletter/test_faults_signup.py.
 
 
 def _outside_an_hour_boundary(margin: int = 120) -> None:

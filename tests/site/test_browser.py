@@ -15,8 +15,8 @@ from devtools.emulators import moto_server
 from devtools.stack import LocalStack
 from editor.publishing import publish_paths
 from editor.site.build import build_site
-from tests.conftest import ROOT
-from tests.helpers_browser import (
+from tests.site.test_input import XSS_VECTORS
+from tests.support.browser import (
     ARTIFACTS,
     axe_violations,
     confirm_link,
@@ -24,8 +24,8 @@ from tests.helpers_browser import (
     require_browser,
     start_stack,
 )
-from tests.helpers_site import write_article
-from tests.test_site_input import XSS_VECTORS
+from tests.support.fixtures import ROOT
+from tests.support.site import write_article
 
 SEED = "samarbejde-med-borgere-kan-laeres"
 ANSWER = os.environ["CAPTCHA_TEST_ANSWER"]

@@ -15,7 +15,7 @@ from devtools.emulators import moto_server
 from editor.publishing import publish_paths
 from editor.site.build import build_site
 from infra.template import load_template
-from tests.conftest import ROOT
+from tests.support.fixtures import ROOT
 
 
 @pytest.mark.no_aws

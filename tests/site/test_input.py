@@ -9,7 +9,7 @@ import pytest
 from editor import cli
 from editor.publishing import publish_paths
 from editor.site.build import build_site
-from tests.helpers_site import API, SITE, bucket_objects, links, parse_html, write_article
+from tests.support.site import API, SITE, bucket_objects, links, parse_html, write_article
 
 # From the OWASP XSS filter evasion cheat sheet, plus the obvious ones.
 XSS_VECTORS = [

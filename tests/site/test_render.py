@@ -10,8 +10,8 @@ import pytest
 
 from editor.publishing import publish_paths
 from editor.site.build import BuildReport, build_site
-from tests.conftest import ROOT
-from tests.helpers_site import API, SITE, bucket_objects, key_for, links, parse_html, write_article
+from tests.support.fixtures import ROOT
+from tests.support.site import API, SITE, bucket_objects, key_for, links, parse_html, write_article
 
 SEED = "samarbejde-med-borgere-kan-laeres"
 

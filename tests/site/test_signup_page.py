@@ -8,11 +8,8 @@ from chalice.test import Client
 
 from chalicelib.core import aws
 from chalicelib.core.config import get_settings
-from tests.helpers_faults import SLOW_DOWN, FaultInjector, faults
-from tests.helpers_site import parse_html
-
-__all__ = ["faults"]  # the fixture, imported for pytest
-
+from tests.support.faults import SLOW_DOWN, FaultInjector
+from tests.support.site import parse_html
 
 
 def _form_fields(document: Any) -> dict[str, str]:

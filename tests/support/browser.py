@@ -17,7 +17,7 @@ import pytest
 
 from devtools.emulators import moto_server
 from devtools.stack import LocalStack
-from tests.conftest import ROOT
+from tests.support.fixtures import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",

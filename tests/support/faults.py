@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from tests.helpers_report import COUNTS
+from tests.support.report import COUNTS
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 from chalice.test import Client
 
 from chalicelib.newsletter import tokens
-from tests.helpers_subscriptions import Outbox, confirm_link, held_items, mails_to, path_of
+from tests.support.subscriptions import Outbox, confirm_link, held_items, mails_to, path_of
 
 REFERENCE = "reference@example.org"
 # Per address: written once per signup, differs between two signups only in these values.

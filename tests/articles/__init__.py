@@ -1,0 +1,1 @@
+"""The public article API: listing, reading, caching, and its answers under AWS faults."""

@@ -1,0 +1,1 @@
+"""CAPTCHA challenges: made once, solved once, nothing leaks, and creation under AWS faults."""

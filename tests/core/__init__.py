@@ -1,0 +1,2 @@
+"""What every feature shares: config and slugs, logs, the route guard, the OpenAPI contract,
+efficiency, and the layout."""
