@@ -3,7 +3,7 @@
 Each route runs ``rounds`` times through Chalice's test client (the app's own handlers,
 in this process) against a moto server process; the calls are counted at the app's
 botocore clients (devtools/call_counter.py). The baseline is the designed count, the one
-the tests hold (tests/test_efficiency.py, test_captcha.py, test_subscriptions_*.py), so a
+the tests hold (tests/core/test_efficiency.py, tests/captcha/, tests/newsletter/), so a
 ratio above 1 means a route makes calls it was not designed to. Counts, not times: the
 figures are the same on every machine.
 

@@ -13,7 +13,7 @@ rollback then restores exactly what the full copy would have. Outside a transact
 ``Table`` deep-copies as before (backups).
 
 Semantics are moto's: the same function runs, with a cheaper snapshot. The tests hold
-the rollback (tests/test_moto_transactions.py) and the DynamoDB Local lane runs the data
+the rollback (tests/devtools/test_moto_transactions.py) and the DynamoDB Local lane runs the data
 layer against AWS's own emulator as well.
 """
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from devtools import lambda_package
+from devtools.emulators.moto_server import FAKE_CREDENTIALS
 from infra.configure import read_config
 
 pytestmark = pytest.mark.no_aws
@@ -69,6 +70,41 @@ def test_package_imports_the_app_from_its_own_files_using_the_bytecode(built: Pa
     assert int(done.stdout) > 0
     after = {p: p.stat().st_mtime_ns for p in task.rglob("*.pyc")}
     assert after == before
+
+
+def test_package_carries_the_aws_models_the_lambda_calls_and_no_others(built: Path, tmp_path: Path) -> None:
+    """From the unzipped package alone, a client of every service the Lambda's code calls is
+    made and one of its operations loads; a service it does not call has no model there."""
+    from devtools import aws_actions
+
+    services = lambda_package.lambda_services()
+    assert {"dynamodb", "s3", "sesv2", "ses", "sqs", "ssm"} <= services
+    # Every AWS action the IAM reader finds in the Lambda's code is a kept service's.
+    prefixes = {aws_actions.IAM_PREFIX.get(service, service) for service in services}
+    assert {call.action.split(":")[0] for call in aws_actions.code_calls()} <= prefixes
+    task = tmp_path / "task"
+    with zipfile.ZipFile(built / "deployment.zip") as package:
+        package.extractall(task)
+    probe = ("import sys; sys.path[:] = [p for p in sys.path if 'site-packages' not in p]; "
+             "sys.path.insert(0, '.'); import boto3\n"
+             f"for name in {sorted(services)!r}:\n"
+             "    client = boto3.session.Session().client(name, region_name='eu-north-1')\n"
+             "    client.meta.service_model.operation_model(client.meta.service_model.operation_names[0])\n"
+             "print(boto3.session.Session().get_available_services())")
+    env = {"PATH": os.environ["PATH"], **FAKE_CREDENTIALS}
+    done = subprocess.run([sys.executable, "-I", "-c", probe], cwd=task, env=env,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert set(eval(done.stdout)) == services  # noqa: S307 - our own probe's printed list
+    report = lambda_package.check(built / "deployment.zip")
+    assert report.services == sorted(services) and report.size < lambda_package.BUDGET_MB * 1e6
+
+
+def test_check_refuses_a_package_without_a_model_the_lambda_calls(tmp_path: Path) -> None:
+    files = {"botocore/data/endpoints.json": b"{}", "botocore/data/s3/2006-03-01/service-2.json.gz": b"x"}
+    report = lambda_package.check(_zip(tmp_path / "pruned.zip", files), "python3.11",
+                                  services=frozenset({"s3", "sqs"}))
+    assert "no AWS API model for sqs, which the Lambda calls" in report.problems
 
 
 def test_merged_template_passes_cfn_lint(built: Path) -> None:

@@ -9,21 +9,12 @@ from chalice.test import Client
 
 from chalicelib.newsletter import tokens
 from chalicelib.newsletter.models import CONFIRMED, PENDING, SUPPRESSED, ConsentEvent, Subscriber
-from tests.support.digest import add_subscriber, invoke
+from tests.support.digest import add_subscriber, invoke, notify
 from tests.support.fixtures import SES_FIXTURES
-
-FIXTURES = SES_FIXTURES
 
 # Suppression is a transaction whose cancellation reasons say what happened: checked
 # against DynamoDB Local too, where they are DynamoDB's own.
 pytestmark = pytest.mark.dynamodb
-
-
-def notify(client: Client, fixture: str) -> list[dict[str, str]]:
-    message = (FIXTURES / fixture).read_text(encoding="utf-8")
-    event = client.events.generate_sns_event(message=message, subject="Amazon SES Email Event Notification")
-    actions: list[dict[str, str]] = invoke(client, "ses_notifications", event)["actions"]
-    return actions
 
 
 def in_digest_index() -> set[str]:
@@ -91,7 +82,7 @@ def test_configuration_set_events_are_read_too(client: Client, kind: str) -> Non
     """SES event publishing says ``eventType`` where identity notifications say
     ``notificationType``; the rest of the document is the same."""
     fixture = "bounce-permanent.json" if kind == "Bounce" else "complaint.json"
-    notification = json.loads((FIXTURES / fixture).read_text(encoding="utf-8"))
+    notification = json.loads((SES_FIXTURES / fixture).read_text(encoding="utf-8"))
     notification["eventType"] = notification.pop("notificationType")
     address = "forkert.adresse@example.org" if kind == "Bounce" else "klager@example.org"
     sid = add_subscriber(address)

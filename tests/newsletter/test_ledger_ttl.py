@@ -244,7 +244,7 @@ def test_confirms_racing_a_second_signup_leave_exactly_one_proof_or_none(
 @pytest.mark.dynamodb
 def test_a_bounce_keeps_the_suppression_while_the_unconfirmed_request_expires(
         client: Client, outbox: Outbox) -> None:
-    from tests.newsletter.test_bounces import notify
+    from tests.support.digest import notify
 
     address = "forkert.adresse@example.org"  # the recipient in the SES fixture
     subscribe(client, address)

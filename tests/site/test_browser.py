@@ -15,7 +15,6 @@ from devtools.emulators import moto_server
 from devtools.stack import LocalStack
 from editor.publishing import publish_paths
 from editor.site.build import build_site
-from tests.site.test_input import XSS_VECTORS
 from tests.support.browser import (
     ARTIFACTS,
     axe_violations,
@@ -25,7 +24,7 @@ from tests.support.browser import (
     start_stack,
 )
 from tests.support.fixtures import ROOT
-from tests.support.site import write_article
+from tests.support.site import XSS_VECTORS, write_article
 
 SEED = "samarbejde-med-borgere-kan-laeres"
 ANSWER = os.environ["CAPTCHA_TEST_ANSWER"]

@@ -15,6 +15,7 @@ from chalicelib.core import aws
 from chalicelib.core.config import get_settings
 from chalicelib.newsletter import tokens
 from chalicelib.newsletter.models import CONFIRMED, DIGEST_PARTITION, Subscriber
+from tests.support.fixtures import SES_FIXTURES
 
 
 def invoke(client: Client, function_name: str, payload: Any) -> Any:
@@ -116,3 +117,11 @@ def schedule_event(client: Client) -> dict[str, Any]:
         source="aws.events", detail_type="Scheduled Event", detail={},
         resources=["arn:aws:events:eu-north-1:123456789012:rule/borgerdialog-digest_schedule"],
         region="eu-north-1")
+
+
+def notify(client: Client, fixture: str) -> list[dict[str, str]]:
+    """Deliver an SES notification sample (tests/fixtures/ses/) to ``ses_notifications``."""
+    message = (SES_FIXTURES / fixture).read_text(encoding="utf-8")
+    event = client.events.generate_sns_event(message=message, subject="Amazon SES Email Event Notification")
+    actions: list[dict[str, str]] = invoke(client, "ses_notifications", event)["actions"]
+    return actions

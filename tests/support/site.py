@@ -79,3 +79,32 @@ def write_article(folder: Path, name: str, *, title: str, body: str, category: s
         encoding="utf-8",
     )
     return path
+
+
+# OWASP's classic vectors: as article text they must reach the page as text, never markup.
+XSS_VECTORS = [
+    "<script>window.__xss = 1</script>",
+    "<SCRIPT SRC=https://xss.example/xss.js></SCRIPT>",
+    '<img src="x" onerror="window.__xss = 1">',
+    "<IMG SRC=JaVaScRiPt:alert('XSS')>",
+    "<IMG SRC=`javascript:alert(\"RSnake says, 'XSS'\")`>",
+    '<IMG """><SCRIPT>alert("XSS")</SCRIPT>">',
+    "<IMG SRC=&#106;&#97;&#118;&#97;&#115;&#99;&#114;&#105;&#112;&#116;&#58;&#97;&#108;&#101;&#114;&#116;&#40;&#39;&#88;&#83;&#83;&#39;&#41;>",
+    '<IMG SRC="jav&#x09;ascript:alert(\'XSS\');">',
+    "<svg/onload=alert('XSS')>",
+    "<BODY ONLOAD=alert('XSS')>",
+    '<iframe src="javascript:alert(1)"></iframe>',
+    '<a href="javascript:alert(1)">klik</a>',
+    '<a href="  JaVaScRiPt:alert(1)">klik 2</a>',
+    '<a href="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">data</a>',
+    "[markdown-link](javascript:alert(1))",
+    '<div style="background-image: url(javascript:alert(1))">stil</div>',
+    '<object data="javascript:alert(1)"></object><embed src="javascript:alert(1)">',
+    '<math><mtext><table><mglyph><style><img src=x onerror=alert(1)></style></mglyph></table></mtext></math>',
+    '<form action="javascript:alert(1)"><button>send</button></form>',
+    '<meta http-equiv="refresh" content="0;url=javascript:alert(1)">',
+    '<base href="javascript:alert(1)//">',
+    "<<SCRIPT>alert(\"XSS\");//\\<</SCRIPT>",
+    '<TABLE><TD BACKGROUND="javascript:alert(\'XSS\')">',
+    '<LINK REL="stylesheet" HREF="javascript:alert(\'XSS\');">',
+]
