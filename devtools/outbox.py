@@ -19,6 +19,7 @@ class SentMail:
     message_id: str
     recipients: list[str]
     message: EmailMessage
+    raw: bytes  # the bytes SES was given, as on the wire (tests/support/mail_bytes.py reads them)
 
     @property
     def to(self) -> str:
@@ -29,11 +30,12 @@ class SentMail:
         return str(self.message["Subject"])
 
     def part(self, subtype: str) -> str:
-        """The decoded text of the ``text/<subtype>`` part (``plain`` or ``html``)."""
+        """The decoded text of the ``text/<subtype>`` part (``plain`` or ``html``), with line
+        breaks as a reader sees them (``\\n``; on the wire they are CRLF)."""
         found = self.message.get_body(preferencelist=(subtype,))
         if found is None or found.get_content_subtype() != subtype:
             raise LookupError(f"no text/{subtype} part")
-        return str(found.get_content())
+        return str(found.get_content()).replace("\r\n", "\n")
 
 
 def read(endpoint_url: str | None = None) -> list[SentMail]:
@@ -43,10 +45,11 @@ def read(endpoint_url: str | None = None) -> list[SentMail]:
         data = json.load(response)
     mails: list[SentMail] = []
     for raw in data.get("ses", {}).get("RawMessage", []):
-        parsed = message_from_bytes(raw["raw_data"].encode("utf-8"), policy=policy.default)
+        wire = raw["raw_data"].encode("utf-8")  # moto decodes SES's bytes as UTF-8
+        parsed = message_from_bytes(wire, policy=policy.default)
         assert isinstance(parsed, EmailMessage)
         mails.append(SentMail(message_id=raw["id"], recipients=sorted(set(raw["destinations"])),
-                              message=parsed))
+                              message=parsed, raw=wire))
     return mails
 
 
