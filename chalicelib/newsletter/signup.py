@@ -15,6 +15,8 @@ The rules it keeps (docs/newsletter.md tells why):
   per ``confirm_mail_interval_hours``: the claim is on ``addresses.mailbox`` of the address, so
   ``victim+1@``, ``victim+2@``, … share one, while the mail goes to the address as typed and
   the record stays that address's.
+- The per-IP limit is a sliding window (``limits.limiter``), so no burst passes twice by
+  straddling the change of the hour.
 """
 
 from __future__ import annotations

@@ -1,15 +1,27 @@
-"""The signup's limits: one mail per mailbox.
+"""The signup's limits: one mail per mailbox, and a per-IP window that slides.
 
 - One mailbox, many addresses: ``victim+0@``, ``victim+1@``, ``v.i.c.t.i.m@googlemail.com``
   get one confirmation mail between them per mail interval, sent to the address as typed.
+- The per-IP limit estimates the last hour (this hour's count + the previous hour's, weighted
+  by how much of it is still within the hour), so a burst that straddles the change of the
+  hour passes once, not twice. The tests set the limiter's clock; none of them sleeps.
 
 See docs/newsletter.md#limits.
 """
 
 from __future__ import annotations
 
+import json
+import math
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 from chalice.test import Client
 
+from chalicelib.limits import limiter
+from chalicelib.limits.limiter import Limiter, RateLimited
 from chalicelib.newsletter import tokens
 from chalicelib.newsletter.models import Subscriber
 from tests.support.faults import MESSAGE_REJECTED, THROTTLING, FaultInjector, assert_clean_unavailable
@@ -23,6 +35,12 @@ from tests.support.subscriptions import (
     signup_fields,
     subscribe,
 )
+
+HOUR = 3600
+T0 = 1_800_000_000.0  # the start of an hour (500 000 hours after the epoch)
+LIMIT = 20  # the default SIGNUP_IP_LIMIT_PER_HOUR
+SCOPE = "test-window"
+
 
 # ---------------------------------------------------------------------------- one mailbox
 
@@ -102,3 +120,113 @@ def test_a_retry_after_a_lost_release_mails_while_the_mailbox_stays_claimed(
     [mail] = outbox()
     assert mail.recipients == ["victim+0@gmail.com"]
     assert client.http.post(path_of(confirm_link(mail))).status_code == 200
+
+
+# ---------------------------------------------------------------------------- the sliding window
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
+    """The signup's limiter on a clock the test sets: ``clock[0]`` is now (epoch seconds)."""
+    from chalicelib.core.config import get_settings
+    from chalicelib.newsletter import signup
+
+    now = [T0]
+    pinned = Limiter(key=lambda: get_settings().secret_for("ratelimit"), clock=lambda: now[0])
+    monkeypatch.setattr(signup, "default_limiter", lambda: pinned)
+    yield now
+
+
+def _new_window_bound(elapsed: float) -> int:
+    """What the previous hour's weight lets through ``elapsed`` seconds into the new hour,
+    after a full previous hour: count + LIMIT × (1 − elapsed/HOUR) < LIMIT ⇔ count < LIMIT ×
+    elapsed/HOUR."""
+    return math.ceil(LIMIT * elapsed / HOUR)
+
+
+def test_forty_signups_across_the_change_of_the_hour_pass_twenty_and_what_the_weight_allows(
+        client: Client, outbox: Outbox, clock: list[float], aws_calls: Counter[str]) -> None:
+    """40 signups from one IP within a minute, the hour changing halfway: the 20 before it
+    pass; after it, the previous hour still weighs 20 × (1 − elapsed fraction), so at most
+    ceil(20 × 28.5 / 3600) = 1 more passes. A window fixed to the clock hour passed all 40."""
+    moments = [T0 - 30 + 1.5 * number for number in range(40)]
+    statuses = []
+    for number, moment in enumerate(moments):
+        clock[0] = moment
+        response = post_json(client, "/subscriptions", signup_fields(client, f"person{number}@example.org"))
+        statuses.append(response.status_code)
+        if response.status_code == 429:
+            assert 0 < int(response.headers["Retry-After"]) <= HOUR + 1
+            assert json.loads(response.body)["Code"] == "TooManyRequests"
+    before, after = statuses[:20], statuses[20:]
+    assert before == [202] * 20
+    assert set(after) <= {202, 429}
+    # The bound, reached: the one whose estimate 0 + 20 × (1 − 1.5/3600) fell below 20.
+    assert after.count(202) == _new_window_bound(moments[-1] - T0) == 1
+    assert len(outbox()) == statuses.count(202)
+
+    # Refused by the previous hour's weight (this hour alone is not full): the count is taken
+    # back, one call more than the signup's other refusals. When Retry-After says, one passes.
+    clock[0] = T0 + 60
+    fields = signup_fields(client, "later@example.org")
+    aws_calls.clear()
+    refused = post_json(client, "/subscriptions", fields)
+    assert refused.status_code == 429
+    assert aws_calls == Counter({"dynamodb.UpdateItem": 3})  # CAPTCHA, count, count taken back
+    clock[0] += int(refused.headers["Retry-After"])
+    assert post_json(client, "/subscriptions", signup_fields(client, "later@example.org")).status_code == 202
+
+
+@pytest.mark.dynamodb  # the conditional ADD and its answer, on AWS's own emulator too
+def test_a_full_hour_refuses_until_its_weight_falls_and_retry_after_says_when() -> None:
+    limits = limiter.default_limiter()
+
+    def hit(moment: float) -> int:
+        """0 if counted, else the Retry-After of the refusal."""
+        try:
+            limits.hit(SCOPE, "a", limit=LIMIT, window_seconds=HOUR, now=moment)
+        except RateLimited as refused:
+            return refused.retry_after
+        return 0
+
+    assert [hit(T0 + second) for second in range(LIMIT)] == [0] * LIMIT
+    # This hour alone is full: nothing until it is over (and at its very end the previous
+    # hour still weighs all 20, so the first second after it).
+    assert hit(T0 + 1800) == 1801
+    assert hit(T0 + HOUR) == 1
+    assert hit(T0 + HOUR + 1) == 0
+    # Then one each time the previous hour's weight has fallen by one more event: 3600/20 s.
+    wait = hit(T0 + HOUR + 2)
+    assert wait == HOUR // LIMIT - 1
+    assert hit(T0 + HOUR + 2 + wait - 1) > 0
+    assert hit(T0 + HOUR + 2 + wait) == 0
+    # Two hours on, the full hour no longer counts at all: 20 pass in the last second of the
+    # third hour (its previous hour's 2 weigh 2/3600), the 21st does not.
+    late = T0 + 3 * HOUR - 1
+    assert [hit(late) for _ in range(LIMIT)] == [0] * LIMIT
+    assert hit(late) == 2
+
+
+@pytest.mark.dynamodb
+def test_concurrent_hits_never_pass_more_than_the_weighted_estimate_allows() -> None:
+    """Half an hour in, after 10 in the previous hour: 20 − 10 × 0.5 = 15 may pass. Fifty at
+    once, from as many threads (Lambdas), pass exactly 15, whatever the interleaving: each
+    accepted hit saw, in its own atomic write, every hit counted before it."""
+    limits = limiter.default_limiter()
+    for second in range(10):
+        limits.hit(SCOPE, "b", limit=LIMIT, window_seconds=HOUR, now=T0 - HOUR + second)
+
+    def attempt(_: int) -> bool:
+        try:
+            limits.hit(SCOPE, "b", limit=LIMIT, window_seconds=HOUR, now=T0 + HOUR / 2)
+        except RateLimited:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=25) as pool:
+        passed = sum(pool.map(attempt, range(50)))
+    assert passed == LIMIT - 10 * 0.5
+    # The refused ones were taken back: the window holds the 15 that passed, no more.
+    [item] = [item for item in held_items()["ratelimits"] if item["key"]["S"].startswith(f"{SCOPE}#")]
+    assert item[f"w{int(T0)}"] == {"N": "15"} and item[f"w{int(T0) - HOUR}"] == {"N": "10"}
+    assert not attempt(0)
