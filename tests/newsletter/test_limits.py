@@ -1,10 +1,12 @@
-"""The signup's limits: one mail per mailbox, and a per-IP window that slides.
+"""The signup's limits: one mail per mailbox, a per-IP window that slides, and what a visitor
+over the limit is told.
 
 - One mailbox, many addresses: ``victim+0@``, ``victim+1@``, ``v.i.c.t.i.m@googlemail.com``
   get one confirmation mail between them per mail interval, sent to the address as typed.
 - The per-IP limit estimates the last hour (this hour's count + the previous hour's, weighted
   by how much of it is still within the hour), so a burst that straddles the change of the
   hour passes once, not twice. The tests set the limiter's clock; none of them sleeps.
+- Over the limit, JSON gets 429 JSON and a form post a Danish 429 page, both with Retry-After.
 
 See docs/newsletter.md#limits.
 """
@@ -24,12 +26,21 @@ from chalicelib.limits import limiter
 from chalicelib.limits.limiter import Limiter, RateLimited
 from chalicelib.newsletter import tokens
 from chalicelib.newsletter.models import Subscriber
-from tests.support.faults import MESSAGE_REJECTED, THROTTLING, FaultInjector, assert_clean_unavailable
+from tests.support.faults import (
+    INTERNALS,
+    MESSAGE_REJECTED,
+    THROTTLING,
+    FaultInjector,
+    assert_clean_unavailable,
+)
 from tests.support.subscriptions import (
+    ANSWER,
     Outbox,
     confirm_link,
     held_items,
+    new_challenge,
     path_of,
+    post_form,
     post_json,
     settings_from_env,
     signup_fields,
@@ -230,3 +241,40 @@ def test_concurrent_hits_never_pass_more_than_the_weighted_estimate_allows() -> 
     [item] = [item for item in held_items()["ratelimits"] if item["key"]["S"].startswith(f"{SCOPE}#")]
     assert item[f"w{int(T0)}"] == {"N": "15"} and item[f"w{int(T0) - HOUR}"] == {"N": "10"}
     assert not attempt(0)
+
+
+# ---------------------------------------------------------------------------- over the limit
+
+
+def _signup_form(email: str, captcha_id: str) -> list[tuple[str, str]]:
+    return [("email", email), ("captcha_id", captcha_id), ("captcha_answer", ANSWER),
+            ("topics", "metoder"), ("consent", "on")]
+
+
+def test_a_form_post_over_the_limit_gets_a_danish_429_page_with_retry_after(
+        client: Client, outbox: Outbox) -> None:
+    with settings_from_env(SIGNUP_IP_LIMIT_PER_HOUR="1"):
+        assert post_form(client, "/subscriptions",
+                         _signup_form("foerste@example.org", new_challenge(client))).status_code == 303
+        response = post_form(client, "/subscriptions", _signup_form("anden@example.org", new_challenge(client)))
+        as_json = post_json(client, "/subscriptions", signup_fields(client, "tredje@example.org"))
+
+    # The page itself, with an honest status and the wait, as the signup's 503 page.
+    assert response.status_code == 429
+    assert 0 < int(response.headers["Retry-After"]) <= HOUR + 1
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    page = response.body.decode()
+    assert '<html lang="da"' in page
+    assert "For mange tilmeldinger" in page and "netforbindelse" in page
+    minutes = math.ceil(int(response.headers["Retry-After"]) / 60)
+    assert (f"{minutes} minutter" if 1 < minutes < 60 else "et minut" if minutes <= 1 else "en time") in page
+    assert not any(marker in page for marker in INTERNALS)
+    # JSON clients keep their JSON 429.
+    assert as_json.status_code == 429 and int(as_json.headers["Retry-After"]) > 0
+    assert json.loads(as_json.body)["Code"] == "TooManyRequests"
+    # Nothing of the refused signups was written or sent.
+    assert [m.recipients for m in outbox()] == [["foerste@example.org"]]
+    assert _records("anden@example.org", "tredje@example.org") == {"anden@example.org": None,
+                                                                    "tredje@example.org": None}
