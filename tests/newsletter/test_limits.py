@@ -252,12 +252,15 @@ def _signup_form(email: str, captcha_id: str) -> list[tuple[str, str]]:
 
 
 def test_a_form_post_over_the_limit_gets_a_danish_429_page_with_retry_after(
-        client: Client, outbox: Outbox) -> None:
+        client: Client, outbox: Outbox, aws_calls: Counter[str]) -> None:
     with settings_from_env(SIGNUP_IP_LIMIT_PER_HOUR="1"):
         assert post_form(client, "/subscriptions",
                          _signup_form("foerste@example.org", new_challenge(client))).status_code == 303
         response = post_form(client, "/subscriptions", _signup_form("anden@example.org", new_challenge(client)))
-        as_json = post_json(client, "/subscriptions", signup_fields(client, "tredje@example.org"))
+        fields = signup_fields(client, "tredje@example.org")
+        aws_calls.clear()
+        as_json = post_json(client, "/subscriptions", fields)
+    assert aws_calls == Counter({"dynamodb.UpdateItem": 2})  # CAPTCHA, the count its condition refused
 
     # The page itself, with an honest status and the wait, as the signup's 503 page.
     assert response.status_code == 429
