@@ -1,31 +1,53 @@
-"""Rate limits on DynamoDB: fixed-window counters and time-boxed claims.
+"""Rate limits on DynamoDB: sliding-window counters and time-boxed claims.
 
-Each check is one conditional write, so it holds across Lambda instances and under
-concurrency, and costs one request. A counted event whose request then failed (AWS busy,
-not the caller) can be refunded with one conditional decrement of the very window item it
-was counted in, so a fault does not use up the caller's quota. A claim likewise can be
-released by the attempt that took it, and only by that one.
+A counter estimates the events of the last ``window_seconds`` with two fixed windows, the
+current one and the one before it, the previous one weighted by how much of it still lies
+in the sliding window: ``current + previous × (1 − elapsed fraction of the current window)``.
+So a limit of 20 an hour lets 20 through at once and then about one more every 3 minutes,
+and 40 tries around the change of the hour pass 20 plus what the previous hour's fading
+weight allows, not 40 as a window fixed to the clock hour would.
 
-Subjects (IP addresses, subscriber ids) are stored as keyed hashes: the table says how
-often something happened, not who did it. ``Limiter`` takes its table, key and clock as
-keyword arguments; ``default_limiter()`` is the app's.
+One item per subject holds both windows (an attribute per window, named by its start), so a
+count is one conditional write, which holds across Lambda instances and under concurrency:
+it adds one to the current window, refused by its condition once that alone is at the limit,
+and returns both windows; the weighted estimate is then checked on what the write returned.
+Over it, the write is taken back (one conditional decrement) and the caller refused: an
+accepted event costs one request, a refused one at most two. Every accepted event saw in its
+own write a count that includes every event accepted before it, so concurrent requests can
+never accept more than the estimate allows (a refused one, counted for a moment, can only
+make a concurrent one stricter). See docs/newsletter.md#limits.
+
+A counted event whose request then failed (AWS busy, not the caller) can be refunded with one
+conditional decrement of the window it was counted in, so a fault does not use up the
+caller's quota. A claim likewise can be released by the attempt that took it, and only by
+that one.
+
+Subjects (IP addresses, mailboxes) are stored as keyed hashes: the table says how often
+something happened, not who did it. ``Limiter`` takes its table, key and clock as keyword
+arguments; ``default_limiter()`` is the app's.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import math
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import lru_cache
+from typing import Any
 
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.expressions.operand import Path
 
 from chalicelib.core.conditions import condition_failed
 from chalicelib.limits.model import RateLimit
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -37,9 +59,10 @@ class RateLimited(Exception):
 
 @dataclass(frozen=True)
 class Hit:
-    """One counted event: the window item it was counted in."""
+    """One counted event: the subject's item and the window attribute it was counted in."""
 
     key: str
+    window: str
 
 
 @dataclass(frozen=True)
@@ -65,35 +88,60 @@ class Limiter:
         return hmac.new(self._key(), value.encode(), hashlib.sha256).hexdigest()[:32]
 
     def subject_key(self, scope: str, subject: str) -> str:
-        """The item key of ``subject``'s claim in ``scope`` (and the prefix of its counters)."""
+        """The item key of ``subject``'s claim or counter in ``scope``."""
         return f"{scope}#{self._mark(subject)}"
 
     def hit(self, scope: str, subject: str, *, limit: int, window_seconds: int,
             now: float | None = None) -> Hit:
-        """Count one event for ``subject``; RateLimited if it already had ``limit`` in this window."""
+        """Count one event for ``subject``; RateLimited if the sliding window's estimate of
+        its events (this window's + the previous window's, weighted) already reached ``limit``."""
         model = self._model
         now = self._clock() if now is None else now
-        window_start = int(now // window_seconds) * window_seconds
-        window_end = window_start + window_seconds
-        item = model(f"{self.subject_key(scope, subject)}#{window_start}")
+        start = int(now // window_seconds) * window_seconds
+        current, previous = _window(start), _window(start - window_seconds)
+        key = self.subject_key(scope, subject)
         try:
-            item.update(
-                actions=[model.hits.add(1), model.expires_ttl.set(window_end)],
-                condition=model.hits.does_not_exist() | (model.hits < limit),
+            # The previous window's count ends up in the answer; the one before it no longer
+            # counts and goes, so an item holds at most two windows while it is in use.
+            data: dict[str, Any] = model(key).update(
+                actions=[Path(current).add(1), Path(_window(start - 2 * window_seconds)).remove(),
+                         model.expires_ttl.set(start + 2 * window_seconds)],
+                condition=Path(current).does_not_exist() | (Path(current) < limit),
             )
         except UpdateError as problem:
             if not condition_failed(problem):
                 raise
-            raise RateLimited(retry_after=max(1, math.ceil(window_end - now))) from None
-        return Hit(item.key)
+            # This window alone is full: the next event can pass once it has become the
+            # previous window, whose weight then falls below 1.
+            raise RateLimited(retry_after=_seconds_after(start + window_seconds - Fraction(now))) from None
+        counted = Hit(key, current)
+        stored = data.get("Attributes", {})
+        # Every event counted before this one: each accepted one, and any about to be refused.
+        before = int(stored[current]["N"]) - 1
+        earlier = int(stored.get(previous, {}).get("N", 0))
+        # The estimate, times window_seconds, in exact arithmetic (Retry-After below must point
+        # at the first second that passes): before + earlier × (1 − elapsed / window) < limit.
+        left = window_seconds - (Fraction(now) - start)  # of the previous window, in the sliding one
+        if before * window_seconds + earlier * left < limit * window_seconds:
+            return counted
+        try:
+            self.refund(counted)
+        except Exception as problem:  # counted once too often: stricter until the window ends
+            log.warning("Could not take back a refused %s count: %s", scope, problem)
+        # Refused with this window below the limit (the condition held), so ``earlier`` > 0:
+        # the estimate falls below the limit once ``left`` < (limit − before) × window / earlier.
+        enough = Fraction((limit - before) * window_seconds, earlier)
+        raise RateLimited(retry_after=_seconds_after(left - enough))
 
     def refund(self, counted: Hit) -> bool:
         """Uncount ``counted`` (its request failed through no fault of the caller's): one
-        conditional decrement that never goes below zero nor creates an item (the window may
-        have ended and its item expired). AWS errors propagate for the caller to log."""
+        conditional decrement of the window it was counted in, never below zero, never
+        creating an item or a window (it may have expired and gone). AWS errors propagate for
+        the caller to log."""
         model = self._model
+        window = Path(counted.window)
         try:
-            model(counted.key).update(actions=[model.hits.add(-1)], condition=model.hits > 0)
+            model(counted.key).update(actions=[window.add(-1)], condition=window > 0)
         except UpdateError as problem:
             if not condition_failed(problem):
                 raise
@@ -145,6 +193,17 @@ class Limiter:
         Nothing to delete is fine; AWS errors propagate, so an erase is not reported done
         while something of it is left."""
         self._model(self.subject_key(scope, subject)).delete()
+
+
+def _seconds_after(wait: Fraction) -> int:
+    """Retry-After for a wait: the first whole second strictly after it (at the wait itself the
+    estimate is still exactly at the limit), at least 1."""
+    return max(1, math.floor(wait) + 1)
+
+
+def _window(start: int) -> str:
+    """The counter item's attribute holding the count of the window that starts at ``start``."""
+    return f"w{start}"
 
 
 @lru_cache(maxsize=1)

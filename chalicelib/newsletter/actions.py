@@ -2,8 +2,9 @@
 (confirm, unsubscribe incl. RFC 8058 one-click, export, erase) and the consent text.
 
 Every write accepts JSON (answered with JSON) or an HTML form post (answered with 303 to a
-Danish result page; an AWS fault: a Danish 503 page with Retry-After), so the static
-site's form and the mail-link pages work without JavaScript. GET never changes anything:
+Danish result page; an AWS fault: a Danish 503 page with Retry-After; a signup over the
+per-IP limit: a Danish 429 page with Retry-After), so the static site's form and the
+mail-link pages work without JavaScript. GET never changes anything:
 mail scanners that open links confirm nothing (the pages are ``newsletter.pages``).
 See docs/newsletter.md.
 """
@@ -179,6 +180,12 @@ def _refused(request: Request, problem: SubscriptionError,
 
 
 def _rate_limited(request: Request, limited: RateLimited) -> Response:
+    """429 + Retry-After. A form post gets the page itself, not a redirect, as with the 503:
+    the status stays honest, and the page says how long to wait."""
+    if _is_form(request):
+        from chalicelib.newsletter.pages import rate_limited_page
+
+        return rate_limited_page(limited.retry_after)
     problem = SubscriptionError(
         429, "TooManyRequests",
         "Der er kommet for mange tilmeldinger fra din netforbindelse. Prøv igen senere.")

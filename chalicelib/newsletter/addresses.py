@@ -14,6 +14,11 @@ We accept what SES can deliver to and what cannot be abused:
 
 The normalised form is lower case throughout: mailbox names are case-insensitive everywhere
 in practice, and one person must map to one subscriber however they type their address.
+
+``mailbox(address)`` is what the signup's mail limit counts: the mailbox many addresses
+deliver to (``name+news@`` and ``name@``; for Gmail also ``n.a.m.e@googlemail.com``). Mail
+still goes to the address as typed, and the subscriber is still that address. Which rules
+apply, and why no others: docs/newsletter.md#one-mailbox-many-addresses.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ _NEUTRAL = frozenset({"DIGIT", "HYPHEN-MINUS", "COMBINING"})
 # Cyrillic and Greek letters that look like Latin ones (Unicode confusables): a label made
 # only of these (``аррӏе`` in Cyrillic) is a whole-script look-alike of a Latin name.
 _LATIN_LOOKALIKES = frozenset("аеорсухіјӏѕԁԛԝһԍɑοαυνκιτρεχ")
+# Google's consumer mail: dots in the name are ignored, and both domains are one account.
+# (Google Workspace domains keep their dots; they are not listed here.)
+_GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 
 
 class InvalidAddress(ValueError):
@@ -95,3 +103,22 @@ def normalise(raw: str) -> str:
     if len(normalised) > MAX_LENGTH:
         raise InvalidAddress(f"E-mailadressen er for lang (højst {MAX_LENGTH} tegn).")
     return normalised
+
+
+def mailbox(address: str) -> str:
+    """The mailbox a ``normalise``d address delivers to, as far as the address alone tells:
+    the key the per-mailbox mail limit counts, never where mail is sent.
+
+    - A ``+tag`` is dropped for every domain: subaddressing with ``+`` (RFC 5233) is what
+      Gmail, Outlook.com/Hotmail, iCloud and most mail servers do, and where it is not, the
+      worst is two addresses sharing one mail limit.
+    - A ``-tag`` is kept: hyphens are part of ordinary names (``anne-marie@``), and Yahoo's
+      ``-`` addresses must each be created by their owner, so a stranger cannot multiply them.
+    - Gmail and Googlemail: the dots in the name are dropped, and googlemail.com is gmail.com.
+    """
+    local, _, domain = address.rpartition("@")
+    name = local.split("+", 1)[0] or local  # "+x@" has no name before its tag: keep it whole
+    if domain in _GMAIL_DOMAINS:
+        domain = "gmail.com"
+        name = name.replace(".", "")
+    return f"{name}@{domain}"

@@ -12,11 +12,13 @@ whose button POSTs (``newsletter.actions``); none of them changes anything. The
 pages work without JavaScript, carry no inline script or style, are never cached, and send
 no Referer (their URLs hold the link's token): the site's security headers. An AWS fault
 on a page, or on its form post, is a Danish 503 page with Retry-After (``unavailable_page``,
-which the route guard answers with).
+which the route guard answers with); a signup form post over the per-IP limit is a Danish 429
+page with Retry-After (``rate_limited_page``).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from chalice.app import Blueprint, Response
@@ -40,6 +42,7 @@ bp = Blueprint(__name__)
 HTML_TYPE = "text/html; charset=utf-8"
 
 LINK_UNAVAILABLE = "LinkUnavailable"
+TOO_MANY = "TooManyRequests"
 
 # What the result page says after a form post: fixed texts keyed by outcome or error code,
 # so a crafted result URL can show nothing but our own words.
@@ -81,7 +84,7 @@ RESULTS: dict[str, tuple[str, str]] = {
                     "et nyt."),
     "CaptchaExhausted": ("Prøv igen", "Der er gættet forkert for mange gange. Genindlæs siden og prøv "
                          "med et nyt billede."),
-    "TooManyRequests": ("For mange tilmeldinger", "Der er kommet for mange tilmeldinger fra din "
+    TOO_MANY: ("For mange tilmeldinger", "Der er kommet for mange tilmeldinger fra din "
                         "netforbindelse. Prøv igen senere."),
     "ServiceUnavailable": ("Prøv igen om lidt", "Vi kunne ikke gennemføre tilmeldingen lige nu. "
                            "Genindlæs siden om lidt for at sende formularen igen, eller gå tilbage "
@@ -138,6 +141,20 @@ def unavailable_page(found: faults.Transient) -> Response:
     with Retry-After, as the route guard's JSON 503 says to API clients. Reloading it repeats
     the same request, which is what works once the fault clears."""
     return result_response(LINK_UNAVAILABLE, 503, {"Retry-After": str(found.retry_after)})
+
+
+def rate_limited_page(retry_after: int) -> Response:
+    """For a signup form post over the per-IP limit: the Danish 429 page with Retry-After and
+    the wait in words. The limit spent the post's CAPTCHA, so the visitor signs up again from
+    the form (a new picture), not by reloading this page."""
+    minutes = math.ceil(retry_after / 60)
+    wait = "et minut" if minutes <= 1 else "en time" if minutes >= 60 else f"{minutes} minutter"
+    message = (f"Der er kommet for mange tilmeldinger fra din netforbindelse på kort tid. Vent cirka "
+               f"{wait}, og tilmeld dig så igen fra siden med tilmeldingsformularen.")
+    response = _page("subscriptions/result.html", 429, heading=RESULTS[TOO_MANY][0], message=message,
+                     success=False)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @bp.route("/nyhedsbrev", methods=["GET"])

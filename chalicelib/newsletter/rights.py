@@ -14,6 +14,7 @@ from typing import Any
 
 from chalicelib.limits.limiter import Limiter, default_limiter
 from chalicelib.newsletter import tokens
+from chalicelib.newsletter.addresses import mailbox
 from chalicelib.newsletter.models import ConsentEvent, Subscriber
 from chalicelib.newsletter.outcomes import ERASED
 from chalicelib.newsletter.signup import MAIL_CLAIM
@@ -68,9 +69,16 @@ def export(token: str, *, store: SubscriberStore | None = None) -> dict[str, Any
 
 
 def erase(token: str, *, store: SubscriberStore | None = None, limiter: Limiter | None = None) -> str:
-    """Delete the subscriber, their ledger events and their mail claim. Idempotent."""
+    """Delete the subscriber, their ledger events and their mailbox's mail claim. Idempotent.
+
+    The claim is keyed by the mailbox (``addresses.mailbox``), which only the stored address
+    gives, so it goes first, while the subscriber item is still there to read: a retry after
+    a fault part-way then still finds what is left."""
     sid = tokens.manage_subscriber(token)
-    erased = (store or default_store()).erase(sid)
-    (limiter or default_limiter()).forget(MAIL_CLAIM, sid)
+    store = store or default_store()
+    current = store.get(sid)
+    if current is not None:
+        (limiter or default_limiter()).forget(MAIL_CLAIM, mailbox(current.email))
+    erased = store.erase(sid)
     log.info("Erased subscriber %s and %d ledger events", sid, erased)
     return ERASED

@@ -11,8 +11,12 @@ The rules it keeps (docs/newsletter.md tells why):
 - A signup answers the same whatever state the address is in (no enumeration): new, pending,
   confirmed, unsubscribed and suppressed addresses all get "accepted". New, pending and
   unsubscribed addresses are (re)sent a confirmation mail, confirmed ones a "you are already
-  subscribed" mail with their links, suppressed ones nothing; at most one mail per address
-  per ``confirm_mail_interval_hours``.
+  subscribed" mail with their links, suppressed ones nothing; at most one mail per mailbox
+  per ``confirm_mail_interval_hours``: the claim is on ``addresses.mailbox`` of the address, so
+  ``victim+1@``, ``victim+2@``, … share one, while the mail goes to the address as typed and
+  the record stays that address's.
+- The per-IP limit is a sliding window (``limits.limiter``), so no burst passes twice by
+  straddling the change of the hour.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from chalicelib.core.conditions import TransactionCancelled
 from chalicelib.core.config import Settings, get_settings
 from chalicelib.limits.limiter import Claim, Hit, Limiter, RateLimited, default_limiter
 from chalicelib.newsletter import mails, tokens
+from chalicelib.newsletter.addresses import mailbox
 from chalicelib.newsletter.models import CONFIRMED, PENDING, SUPPRESSED, Subscriber
 from chalicelib.newsletter.outcomes import SIGNUP_ACCEPTED, SubscriptionError
 from chalicelib.newsletter.store import Changed, RequestContext, SubscriberStore, default_store
@@ -43,7 +48,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FIELDS = ("email", "captcha_id", "captcha_answer", "topics", "consent", "consent_version")
-# Limit scopes in the ratelimits table.
+# Limit scopes in the ratelimits table: the mail claim per mailbox (``addresses.mailbox``),
+# the sliding per-IP count.
 MAIL_CLAIM = "confirm-mail"
 SIGNUP_IP = "signup-ip"
 
@@ -195,12 +201,15 @@ class Signup:
             # Mail to it bounced or was marked as spam: never mail it again, say nothing.
             log.info("Signup for suppressed subscriber %s: nothing sent", sid)
             return SIGNUP_ACCEPTED
-        # Taken for this request (its CAPTCHA): its retry may take over a claim it failed to
-        # give back, so a release lost to a fault does not swallow the retry's mail for a day.
-        held = self._limiter.claim(MAIL_CLAIM, sid, seconds=self._settings.confirm_mail_interval_hours * 3600,
+        # One claim per mailbox, whichever of its addresses was typed (name+1@, name+2@, …).
+        # Taken for this request (its CAPTCHA, which only this address can use again): its
+        # retry may take over a claim it failed to give back, so a release lost to a fault
+        # does not swallow the retry's mail for a day.
+        held = self._limiter.claim(MAIL_CLAIM, mailbox(request.email),
+                                   seconds=self._settings.confirm_mail_interval_hours * 3600,
                                    request=request.captcha_id)
         if held is None:
-            log.info("Signup for subscriber %s: a mail went out recently; nothing sent", sid)
+            log.info("Signup for subscriber %s: a mail went to its mailbox recently; nothing sent", sid)
             return SIGNUP_ACCEPTED
         try:
             if current is not None and current.status == CONFIRMED:

@@ -251,7 +251,20 @@ def test_a_refund_uncounts_one_hit_and_never_goes_below_zero_or_revives_an_item(
 
     from chalicelib.limits.model import RateLimit
 
-    assert RateLimit.get(counted.key, consistent_read=True).hits == 0
-    gone = limiter.Hit("test#expired-window")
+    assert _raw_item(counted.key)[counted.window] == {"N": "0"}
+    gone = limiter.Hit("test#expired-item", counted.window)
     assert not limiter.default_limiter().refund(gone)
     assert RateLimit.count(gone.key) == 0
+    other_window = limiter.Hit(counted.key, "w0")  # a window the item no longer (or never) held
+    assert not limiter.default_limiter().refund(other_window)
+    assert "w0" not in _raw_item(counted.key)
+
+
+def _raw_item(key: str) -> dict[str, Any]:
+    import boto3
+
+    from chalicelib.core.config import get_settings
+
+    found: dict[str, Any] = boto3.client("dynamodb").get_item(
+        TableName=get_settings().ratelimits_table, Key={"key": {"S": key}}, ConsistentRead=True)["Item"]
+    return found

@@ -168,8 +168,9 @@ def test_a_refused_mail_answers_503_and_the_retry_sends_it(client: Client, outbo
 
 
 def _outside_an_hour_boundary(margin: int = 120) -> None:
-    """The per-IP counter is a fixed hourly window: a run that crossed the hour would see the
-    count restart halfway. Starting at least ``margin`` seconds before the next hour (waiting
+    """The per-IP limit weighs the previous clock hour less as the new one goes on: a run that
+    crossed the hour could pass one more signup just after it (tests/newsletter/test_limits.py
+    sets the clock for that). Starting at least ``margin`` seconds before the next hour (waiting
     for the new one if need be) keeps this test deterministic."""
     left = 3600 - time.time() % 3600
     if left < margin:

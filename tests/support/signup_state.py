@@ -32,11 +32,13 @@ def stored_shape(email: str) -> dict[str, Any]:
 
 
 def shared_totals() -> dict[str, Any]:
-    """The tables' totals: per-IP hits, mail claims held, challenges solved or not."""
+    """The tables' totals: per-IP hits (in every window still held), mail claims held,
+    challenges solved or not."""
     items = held_items()
     limits = items["ratelimits"]
     return {
-        "ip hits": sum(int(item["hits"]["N"]) for item in limits if item["key"]["S"].startswith("signup-ip#")),
+        "ip hits": sum(int(value["N"]) for item in limits if item["key"]["S"].startswith("signup-ip#")
+                       for name, value in item.items() if name.startswith("w")),
         "mail claims": sum(item["key"]["S"].startswith("confirm-mail#") for item in limits),
         "challenges": sorted(("solved_at" in item, "solved_by" in item, item["wrong_answers"]["N"])
                              for item in items["challenges"]),
