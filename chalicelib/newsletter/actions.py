@@ -1,5 +1,7 @@
 """The newsletter's actions: the signup POST, the POSTs behind the mail-link pages
-(confirm, unsubscribe incl. RFC 8058 one-click, export, erase) and the consent text.
+(confirm, unsubscribe incl. RFC 8058 one-click, rights-link, export, erase) and the consent
+text. Export and erase take only a rights token, which ``rights-link`` mails to the
+subscribed address; the manage token in a digest is refused there (``newsletter.rights``).
 
 Every write accepts JSON (answered with JSON) or an HTML form post (answered with 303 to a
 Danish result page; an AWS fault: a Danish 503 page with Retry-After; a signup over the
@@ -305,6 +307,21 @@ def unsubscribe() -> Response:
     except SubscriptionError as problem:
         return _refused(request, problem)
     return _done(request, 200, outcome)
+
+
+@bp.route("/subscriptions/rights-link", methods=["POST"], content_types=WRITE_TYPES, cors=SITE_CORS)
+@fault_page(_form_fault_page)
+def rights_link() -> Response:
+    """Mail a link to export or erase to the subscribed address; the same answer whether or
+    not a mail went out."""
+    from chalicelib.newsletter import rights
+
+    request = bp.current_request
+    try:
+        outcome = rights.request_link(_token(request, _body(request), frozenset()))
+    except SubscriptionError as problem:
+        return _refused(request, problem)
+    return _done(request, 202, outcome)
 
 
 @bp.route("/subscriptions/export", methods=["POST"], content_types=WRITE_TYPES, cors=SITE_CORS)

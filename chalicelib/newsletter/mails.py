@@ -1,5 +1,6 @@
-"""The mails a signup sends: the confirmation and the "already subscribed" reminder
-(templates ``mail/<kind>.txt|html``, Danish). Their only visitor-typed text is the address."""
+"""The newsletter's own mails (templates ``mail/<kind>.txt|html``, Danish): the signup's
+confirmation and "already subscribed" reminder, and the link to export or erase one's data
+(``rights``, sent by ``newsletter.rights``). Their only visitor-typed text is the address."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from chalicelib.core.config import get_settings
 SUBJECTS = {
     "confirm": "Bekræft din tilmelding til nyhedsbrevet fra Center for Borgerdialog",
     "already": "Du er allerede tilmeldt nyhedsbrevet fra Center for Borgerdialog",
+    "rights": "Dit link til at hente eller slette dine data",
 }
 
 
@@ -22,7 +24,7 @@ def topic_labels(slugs: Sequence[str]) -> list[str]:
 
 
 def send(kind: str, to: str, context: dict[str, Any]) -> str:
-    """Render and send one signup mail; returns SES's message id. SES errors propagate."""
+    """Render and send one of these mails; returns SES's message id. SES errors propagate."""
     from chalicelib.core import mail
     from chalicelib.core.templating import render
 

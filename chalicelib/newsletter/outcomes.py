@@ -7,12 +7,15 @@ only when a newsletter route is called: ``import app`` stays light.
 
 from __future__ import annotations
 
-# Outcomes of signup/confirm/unsubscribe/erase, shown on the result page.
+# Outcomes of signup/confirm/unsubscribe/erase/rights link, shown on the result page.
 CONFIRMED_NOW = "confirmed"
 ALREADY_CONFIRMED = "already-confirmed"
 UNSUBSCRIBED_NOW = "unsubscribed"
 ERASED = "erased"
 SIGNUP_ACCEPTED = "accepted"
+# A link to export or erase was mailed to the subscribed address (or nothing was: the same
+# answer for an unknown address, and within the mail interval).
+RIGHTS_LINK_SENT = "rights-link-sent"
 
 
 class SubscriptionError(Exception):
@@ -36,3 +39,20 @@ def invalid_link() -> SubscriptionError:
 
 def busy() -> SubscriptionError:
     return SubscriptionError(409, "Busy", "Tilmeldingen blev ændret samtidig. Prøv igen.")
+
+
+def rights_link_required() -> SubscriptionError:
+    """A manage token (from a digest, which may have been forwarded) at export or erase."""
+    return SubscriptionError(
+        403, "RightsLinkRequired",
+        "Linket fra nyhedsbrevet kan kun afmelde. For at hente eller slette dine data skal du bede "
+        "om et link (POST /subscriptions/rights-link eller knappen »Send mig et link«); vi sender "
+        "det til den adresse, du er tilmeldt med.",
+    )
+
+
+def rights_link_expired() -> SubscriptionError:
+    return SubscriptionError(
+        410, "RightsLinkExpired",
+        "Linket til dine data er udløbet: det virker i en time. Åbn linket igen og bed om et nyt.",
+    )

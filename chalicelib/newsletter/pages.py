@@ -8,7 +8,9 @@ in, never cached (a challenge is single-use), so the whole signup works as plain
 forms: this page → POST /subscriptions → 303 to a result page.
 
 Mail scanners and link previews open every link in a mail, so these GETs only show a page
-whose button POSTs (``newsletter.actions``); none of them changes anything. The
+whose button POSTs (``newsletter.actions``); none of them changes anything. The export and
+erase pages show their real button only for a rights link (the one mailed to the subscribed
+address); opened from a digest (a manage token) they offer to mail that link. The
 pages work without JavaScript, carry no inline script or style, are never cached, and send
 no Referer (their URLs hold the link's token): the site's security headers. An AWS fault
 on a page, or on its form post, is a Danish 503 page with Retry-After (``unavailable_page``,
@@ -31,6 +33,7 @@ from chalicelib.newsletter.outcomes import (
     ALREADY_CONFIRMED,
     CONFIRMED_NOW,
     ERASED,
+    RIGHTS_LINK_SENT,
     SIGNUP_ACCEPTED,
     UNSUBSCRIBED_NOW,
     SubscriptionError,
@@ -61,6 +64,12 @@ RESULTS: dict[str, tuple[str, str]] = {
                                "tilmelde dig igen på vores hjemmeside."),
     ERASED: ("Dine data er slettet", "Vi har slettet din tilmelding og loggen over dit samtykke. "
                      "Vi har ikke gemt noget om dig."),
+    # The same words whether a mail went out or not (unknown address, a link sent minutes
+    # ago): the page tells nobody whether the address is still ours.
+    RIGHTS_LINK_SENT: ("Tjek din indbakke", "Vi har sendt et link til den adresse, du er tilmeldt med, "
+                       "hvis vi har data om dig. Med linket kan du hente eller slette dine data i en "
+                       "time. Kommer der ingen mail inden for et par minutter, så kig i spam-mappen. "
+                       "Vi sender højst ét link hvert femte minut."),
     "InvalidEmail": ("Tjek e-mailadressen", "Det ligner ikke en e-mailadresse, vi kan sende til. Skriv "
                      "én adresse som navn@eksempel.dk, kun med almindelige bogstaver før @."),
     "ConsentRequired": ("Samtykke mangler", "Sæt flueben ved samtykket for at tilmelde dig."),
@@ -103,9 +112,14 @@ RESULTS: dict[str, tuple[str, str]] = {
     "Suppressed": ("Vi kan ikke sende til adressen", "Mails til denne adresse er blevet afvist, så vi "
                    "sender ikke længere til den. Skriv til os, hvis det er en fejl."),
     "Busy": ("Prøv igen", "Tilmeldingen blev ændret samtidig. Prøv igen."),
+    "RightsLinkRequired": ("Bed om et link først", "Linket fra nyhedsbrevet kan kun afmelde. Åbn det "
+                           "igen og tryk på »Send mig et link«, så sender vi et link til at hente "
+                           "eller slette dine data til den adresse, du er tilmeldt med."),
+    "RightsLinkExpired": ("Linket er udløbet", "Et link til at hente eller slette dine data virker kun "
+                          "i en time. Åbn linket i mailen igen, så kan du bede om et nyt."),
 }
 SUCCESSES = frozenset({SIGNUP_ACCEPTED, CONFIRMED_NOW, ALREADY_CONFIRMED,
-                       UNSUBSCRIBED_NOW, ERASED})
+                       UNSUBSCRIBED_NOW, ERASED, RIGHTS_LINK_SENT})
 
 
 def result_message(status: str) -> str:
@@ -209,6 +223,27 @@ def _manage_page(template: str) -> Response:
     return _page(template, token=token)
 
 
+def _rights_page(template: str) -> Response:
+    """Export or erase: the real button for a rights link; for a manage link (a digest, maybe
+    forwarded) the offer to mail a rights link; for an expired rights link the offer of a new
+    one (410). Checks signatures only: no AWS call."""
+    from chalicelib.core.clock import utcnow
+    from chalicelib.newsletter import tokens
+
+    token = _token()
+    try:
+        if token is None:
+            raise SubscriptionError(400, "MissingToken", "")
+        tokens.rights_subscriber(token, now=utcnow())
+    except SubscriptionError as problem:
+        if problem.code == "RightsLinkRequired" and token is not None:
+            return _page(template, token=token, mode="ask")
+        if problem.code == "RightsLinkExpired" and token is not None:
+            return _page(template, problem.status, token=token, mode="expired")
+        return _problem_page(problem)
+    return _page(template, token=token, mode="act")
+
+
 @bp.route("/subscriptions/unsubscribe", methods=["GET"])
 def unsubscribe_page() -> Response:
     return _manage_page("subscriptions/unsubscribe.html")
@@ -216,12 +251,12 @@ def unsubscribe_page() -> Response:
 
 @bp.route("/subscriptions/export", methods=["GET"])
 def export_page() -> Response:
-    return _manage_page("subscriptions/export.html")
+    return _rights_page("subscriptions/export.html")
 
 
 @bp.route("/subscriptions/erase", methods=["GET"])
 def erase_page() -> Response:
-    return _manage_page("subscriptions/erase.html")
+    return _rights_page("subscriptions/erase.html")
 
 
 @bp.route("/subscriptions/result", methods=["GET"])

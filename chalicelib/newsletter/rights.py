@@ -1,5 +1,16 @@
-"""The subscriber's own rights, behind the manage link: export everything we hold about
-them, and erase it.
+"""The subscriber's own rights: export everything we hold about them, and erase it.
+
+A digest is forwarded, so its manage token proves nothing about who holds it. It only asks
+for a link (``request_link``): a rights token valid for one hour, mailed to the subscribed
+address, and nowhere else. ``export`` and ``erase`` take only that token. The rules:
+
+- ``request_link`` answers ``RIGHTS_LINK_SENT`` whatever happened (unknown or erased
+  subscriber, suppressed address, a mail sent within ``LINK_MAIL_INTERVAL_SECONDS``): the
+  answer says nothing about the address. At most one link mail per subscriber per interval
+  (a claim in the ratelimits table), so the button cannot mail-bomb anyone; a failed send
+  releases the claim, so the retry mails.
+- The rights token is not single-use: export only reads, erase is idempotent, and an hour
+  in the owner's own inbox is the exposure (docs/decisions/rights-links.md).
 
 Erase keeps nothing, not even a suppression hash: the person asked us to forget the address,
 and double opt-in already stops anyone else from subscribing it again. See docs/newsletter.md.
@@ -8,19 +19,25 @@ and double opt-in already stops anyone else from subscribing it again. See docs/
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.limits.limiter import Limiter, default_limiter
-from chalicelib.newsletter import tokens
+from chalicelib.core.clock import Clock, utcnow
+from chalicelib.limits.limiter import Claim, Limiter, default_limiter
+from chalicelib.newsletter import mails, tokens
 from chalicelib.newsletter.addresses import mailbox
-from chalicelib.newsletter.models import ConsentEvent, Subscriber
-from chalicelib.newsletter.outcomes import ERASED
+from chalicelib.newsletter.models import SUPPRESSED, ConsentEvent, Subscriber
+from chalicelib.newsletter.outcomes import ERASED, RIGHTS_LINK_SENT
 from chalicelib.newsletter.signup import MAIL_CLAIM
 from chalicelib.newsletter.store import SubscriberStore, default_store
 
 log = logging.getLogger(__name__)
+
+# The claim that limits link mails (ratelimits table), and its length: a few minutes is
+# enough to stop a mail bomb and short enough that a lost mail can be asked for again.
+RIGHTS_MAIL_CLAIM = "rights-mail"
+LINK_MAIL_INTERVAL_SECONDS = 300
 
 # Never exported: secrets (even hashed) and internal index keys.
 _PRIVATE = frozenset({"confirm_token_hash", "digest_partition", "expires_ttl", "request_event_key"})
@@ -50,10 +67,51 @@ def _as_dict(model: Subscriber | ConsentEvent, skip: frozenset[str] = frozenset(
     return found
 
 
-def export(token: str, *, store: SubscriberStore | None = None) -> dict[str, Any]:
+def request_link(token: str, *, store: SubscriberStore | None = None, limiter: Limiter | None = None,
+                 send: Callable[[str, str, dict[str, Any]], str] = mails.send,
+                 clock: Clock = utcnow) -> str:
+    """Mail a rights link to the subscribed address of a manage token (or of an expired
+    rights token); ``RIGHTS_LINK_SENT`` whether or not a mail went out. AWS errors propagate
+    (the route's 503), after the claim of a failed send is released."""
+    store = store or default_store()
+    limiter = limiter or default_limiter()
+    sid = tokens.link_request_subscriber(token)
+    current = store.get(sid)
+    if current is None or current.status == SUPPRESSED:
+        # Erased or never here: nothing to send. Suppressed: mail to it bounced or was marked
+        # as spam, and it is never mailed again (docs/newsletter.md).
+        log.info("Rights link for subscriber %s: %s, nothing sent", sid,
+                 "unknown" if current is None else "suppressed")
+        return RIGHTS_LINK_SENT
+    now = clock()
+    held = limiter.claim(RIGHTS_MAIL_CLAIM, sid, seconds=LINK_MAIL_INTERVAL_SECONDS, now=now.timestamp())
+    if held is None:
+        log.info("Rights link for subscriber %s: one went out recently; nothing sent", sid)
+        return RIGHTS_LINK_SENT
+    try:
+        # The templates say "en time": tokens.RIGHTS_LINK_SECONDS.
+        send("rights", current.email, tokens.rights_urls(tokens.rights_token(sid, now=now)))
+    except Exception:
+        _release(limiter, held, sid)  # else the retry would be told "sent" with no mail
+        raise
+    log.info("Sent rights link to subscriber %s", sid)
+    return RIGHTS_LINK_SENT
+
+
+def _release(limiter: Limiter, held: Claim, sid: str) -> None:
+    """Best effort: the send's own error is what the visitor must see. If this fails too,
+    the claim simply runs out after the interval."""
+    try:
+        if not limiter.release(held):
+            log.warning("Rights mail claim for subscriber %s was no longer held", sid)
+    except Exception as problem:
+        log.warning("Could not release the rights mail claim for subscriber %s: %s", sid, problem)
+
+
+def export(token: str, *, store: SubscriberStore | None = None, clock: Clock = utcnow) -> dict[str, Any]:
     """Everything held about the subscriber: their item and their consent events."""
     store = store or default_store()
-    sid = tokens.manage_subscriber(token)
+    sid = tokens.rights_subscriber(token, now=clock())
     current = store.get(sid)
     events = store.events(sid)
     from chalicelib.newsletter import consent
@@ -68,17 +126,21 @@ def export(token: str, *, store: SubscriberStore | None = None) -> dict[str, Any
     }
 
 
-def erase(token: str, *, store: SubscriberStore | None = None, limiter: Limiter | None = None) -> str:
-    """Delete the subscriber, their ledger events and their mailbox's mail claim. Idempotent.
+def erase(token: str, *, store: SubscriberStore | None = None, limiter: Limiter | None = None,
+          clock: Clock = utcnow) -> str:
+    """Delete the subscriber, their ledger events and their mail claims: the confirmation's
+    (keyed by the mailbox, ``addresses.mailbox``) and the rights link's. Idempotent.
 
-    The claim is keyed by the mailbox (``addresses.mailbox``), which only the stored address
-    gives, so it goes first, while the subscriber item is still there to read: a retry after
-    a fault part-way then still finds what is left."""
-    sid = tokens.manage_subscriber(token)
+    The mailbox claim's key comes from the stored address, so the claims go first, while the
+    subscriber item is still there to read: a retry after a fault part-way still finds what
+    is left."""
+    sid = tokens.rights_subscriber(token, now=clock())
     store = store or default_store()
+    limiter = limiter or default_limiter()
     current = store.get(sid)
     if current is not None:
-        (limiter or default_limiter()).forget(MAIL_CLAIM, mailbox(current.email))
+        limiter.forget(MAIL_CLAIM, mailbox(current.email))
+    limiter.forget(RIGHTS_MAIL_CLAIM, sid)
     erased = store.erase(sid)
     log.info("Erased subscriber %s and %d ledger events", sid, erased)
     return ERASED

@@ -2,8 +2,15 @@
 
 - ``subscriber_id(email)``: 128 bits of HMAC over the normalised address. Deterministic, so
   one address is one item; keyed, so the id reveals nothing without the app secret.
-- ``manage_token(id)``: id + HMAC tag. Unsubscribe, export and erase links use it. It is
-  stateless, so every link in every mail ever sent keeps working (RFC 8058 expects that).
+- ``manage_token(id)``: id + HMAC tag, in every digest (footer, List-Unsubscribe, mailto). It
+  is stateless, so every unsubscribe link in every mail ever sent keeps working (RFC 8058
+  expects that). It unsubscribes, and asks for a rights link; it never opens anyone's data,
+  because a digest gets forwarded.
+- ``rights_token(id, now=)``: ``<id>.<expiry>.<tag>``, valid for ``RIGHTS_LINK_SECONDS`` (one
+  hour), mailed only to the subscribed address; export and erase take nothing else.
+  ``rights_subscriber(token, now=)`` checks it (tag first, then expiry, against the caller's
+  clock); ``link_request_subscriber(token)`` is who may be mailed a new one (a manage token,
+  or a genuine rights token even when expired). See docs/decisions/rights-links.md.
 - ``new_secret()`` / ``hash_secret()``: random one-time secrets that are stored only as a hash.
 - ``request_secret(request_id, id)``: the confirmation secret of one signup request, keyed
   by its CAPTCHA id (used once), so a retry of that same request after a fault finds its
@@ -22,12 +29,17 @@ import hashlib
 import hmac
 import re
 import secrets
+from datetime import datetime
 
 from chalicelib.core.config import get_settings
-from chalicelib.newsletter.outcomes import invalid_link
+from chalicelib.newsletter.outcomes import invalid_link, rights_link_expired, rights_link_required
 
 _ID_RE = re.compile(r"^[0-9a-f]{32}$")
 _TAG_CHARS = 22  # 132 bits of the HMAC, base64url
+# <subscriber id>.<expiry, epoch seconds>.<tag>: its own shape and its own derived key, so no
+# manage token (or any other tag) can pass for one.
+_RIGHTS_RE = re.compile(r"^([0-9a-f]{32})\.([0-9]{10})\.([A-Za-z0-9_-]{22})$")
+RIGHTS_LINK_SECONDS = 3600  # long enough to open the mail, short enough that an old one is dead
 
 
 def _b64(data: bytes) -> str:
@@ -82,6 +94,57 @@ def manage_subscriber(token: str) -> str:
     if sid is None:
         raise invalid_link()
     return sid
+
+
+def rights_token(sid: str, *, now: datetime) -> str:
+    """The token of a mailed export/erase link: good until ``now`` + one hour."""
+    value = f"{sid}.{int(now.timestamp()) + RIGHTS_LINK_SECONDS}"
+    return f"{value}.{_tag('rights', value)}"
+
+
+def _genuine_rights(token: str) -> tuple[str, int] | None:
+    """(subscriber id, expiry) of a token we signed, expired or not; else None."""
+    found = _RIGHTS_RE.match(token)
+    if found is None:
+        return None
+    sid, expires, tag = found.groups()
+    if not hmac.compare_digest(tag, _tag("rights", f"{sid}.{expires}")):
+        return None
+    return sid, int(expires)
+
+
+def rights_subscriber(token: str, *, now: datetime) -> str:
+    """The subscriber id in a genuine, unexpired rights token (no AWS call). Else: a manage
+    token is ``RightsLinkRequired`` (it must never open data), an expired one
+    ``RightsLinkExpired``, anything else ``InvalidLink``. The tag is checked before the
+    expiry, so "expired" is only ever said of a link we issued."""
+    genuine = _genuine_rights(token)
+    if genuine is None:
+        raise rights_link_required() if verify_manage_token(token) is not None else invalid_link()
+    sid, expires = genuine
+    if now.timestamp() >= expires:
+        raise rights_link_expired()
+    return sid
+
+
+def link_request_subscriber(token: str) -> str:
+    """Whom a new rights link may be mailed to: the subscriber of a manage token, or of a
+    rights token we issued, even an expired one (its page offers a new link). Either way the
+    mail goes only to the subscribed address. Else ``InvalidLink``."""
+    sid = verify_manage_token(token)
+    if sid is not None:
+        return sid
+    genuine = _genuine_rights(token)
+    if genuine is None:
+        raise invalid_link()
+    return genuine[0]
+
+
+def rights_urls(token: str) -> dict[str, str]:
+    """The export and erase pages of a rights token, as the link mail names them."""
+    api_url = get_settings().api_url
+    return {"export_url": f"{api_url}/subscriptions/export?token={token}",
+            "erase_url": f"{api_url}/subscriptions/erase?token={token}"}
 
 
 def confirm_token(sid: str, secret: str) -> str:

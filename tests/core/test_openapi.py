@@ -31,7 +31,7 @@ HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 # apply; every other check still does.
 ISSUED_INPUTS = {("POST", "/subscriptions"), ("GET", "/subscriptions/result")} | {
     (method, f"/subscriptions/{action}") for method in ("GET", "POST")
-    for action in ("confirm", "unsubscribe", "export", "erase")}
+    for action in ("confirm", "unsubscribe", "export", "erase")} | {("POST", "/subscriptions/rights-link")}
 
 
 def _documented() -> set[tuple[str, str]]:

@@ -1,7 +1,7 @@
 """The pages behind mail links, and their form posts, under AWS faults.
 
 A person who clicks a link in a mail (GET /subscriptions/confirm) or presses the button on
-one of the link pages (a form post to confirm, unsubscribe, export or erase) and meets an AWS
+one of the link pages (a form post to confirm, unsubscribe, rights-link, export or erase) and meets an AWS
 fault gets the Danish 503 page with Retry-After, not JSON; an API client (JSON) gets the
 guard's ``{"Code","Message"}``, and so does a mail client's RFC 8058 one-click unsubscribe.
 For every AWS call of each of these requests, and each fault of its service: nothing is
@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from chalicelib.limits import limiter
 from chalicelib.limits.model import RateLimit
 from chalicelib.newsletter import tokens
 from chalicelib.newsletter.addresses import mailbox
+from chalicelib.newsletter.rights import RIGHTS_MAIL_CLAIM
 from chalicelib.newsletter.signup import MAIL_CLAIM
 from tests.support.faults import (
     BY_SERVICE,
@@ -51,68 +53,95 @@ LATER_TIMES = {"confirmed_at", "unsubscribed_at"}  # per address, like signup's 
 
 
 @dataclass(frozen=True)
+class Links:
+    """The tokens of one address's links: its confirmation mail, its digests (manage) and a
+    rights link mailed to it."""
+
+    confirm: str
+    manage: str
+    rights: str
+
+    def for_path(self, path: str) -> str:
+        if path.endswith("/confirm"):
+            return self.confirm
+        return self.rights if path.endswith(("/export", "/erase")) else self.manage
+
+
+@dataclass(frozen=True)
 class Route:
     """One way a request reaches a link route: what it sends, how it must be answered."""
 
     name: str
+    path: str
     confirmed: bool  # the subscriber is confirmed first (else left pending)
-    send: Callable[[Client, str, str], Any]  # (client, confirm token, manage token) → response
+    send: Callable[[Client, Links], Any]
     calls: tuple[str, ...]  # its AWS calls, in order
     ok: int  # its status without a fault
     page: bool  # a browser's request: the 503 is the HTML page
 
 
-def _get(path: str) -> Callable[[Client, str, str], Any]:
-    return lambda client, confirm, manage: client.http.get(f"{path}?token={confirm if 'confirm' in path else manage}")
+def _get(path: str) -> Callable[[Client, Links], Any]:
+    return lambda client, links: client.http.get(f"{path}?token={links.for_path(path)}")
 
 
-def _form(path: str, *extra: tuple[str, str]) -> Callable[[Client, str, str], Any]:
-    def send(client: Client, confirm: str, manage: str) -> Any:
-        return post_form(client, path, [("token", confirm if "confirm" in path else manage), *extra])
+def _form(path: str, *extra: tuple[str, str]) -> Callable[[Client, Links], Any]:
+    def send(client: Client, links: Links) -> Any:
+        return post_form(client, path, [("token", links.for_path(path)), *extra])
     return send
 
 
-def _json(path: str) -> Callable[[Client, str, str], Any]:
-    def send(client: Client, confirm: str, manage: str) -> Any:
-        return post_json(client, path, {"token": confirm if "confirm" in path else manage})
+def _json(path: str) -> Callable[[Client, Links], Any]:
+    def send(client: Client, links: Links) -> Any:
+        return post_json(client, path, {"token": links.for_path(path)})
     return send
 
 
-def _one_click(client: Client, confirm: str, manage: str) -> Any:
-    return post_form(client, f"/subscriptions/unsubscribe?token={manage}", [("List-Unsubscribe", "One-Click")])
+def _one_click(client: Client, links: Links) -> Any:
+    return post_form(client, f"/subscriptions/unsubscribe?token={links.manage}",
+                     [("List-Unsubscribe", "One-Click")])
 
 
 CONFIRM = ("dynamodb.GetItem", "dynamodb.TransactWriteItems")
 UNSUBSCRIBE = ("dynamodb.GetItem", "dynamodb.TransactWriteItems")
 EXPORT = ("dynamodb.GetItem", "dynamodb.Query")
-# The subscriber's address (the mail claim is keyed by its mailbox), the mail claim, then the
-# subscriber and their ledger events (one batch).
-ERASE = ("dynamodb.GetItem", "dynamodb.DeleteItem", "dynamodb.Query", "dynamodb.DeleteItem",
-         "dynamodb.BatchWriteItem")
+# The subscriber's address (the mail claim is keyed by its mailbox), both mail claims, then
+# the ledger's events, the subscriber and the events (one batch).
+ERASE = ("dynamodb.GetItem", "dynamodb.DeleteItem", "dynamodb.DeleteItem", "dynamodb.Query",
+         "dynamodb.DeleteItem", "dynamodb.BatchWriteItem")
+# The subscriber, the link mail's claim, the mail.
+RIGHTS_LINK = ("dynamodb.GetItem", "dynamodb.PutItem", "sesv2.SendEmail")
+CONFIRM_PATH, UNSUBSCRIBE_PATH = "/subscriptions/confirm", "/subscriptions/unsubscribe"
+RIGHTS_LINK_PATH, EXPORT_PATH, ERASE_PATH = ("/subscriptions/rights-link", "/subscriptions/export",
+                                             "/subscriptions/erase")
 
 ROUTES = [
-    Route("confirm-page", False, _get("/subscriptions/confirm"), ("dynamodb.GetItem",), 200, True),
-    Route("confirm-form", False, _form("/subscriptions/confirm"), CONFIRM, 303, True),
-    Route("confirm-json", False, _json("/subscriptions/confirm"), CONFIRM, 200, False),
-    Route("unsubscribe-form", True, _form("/subscriptions/unsubscribe"), UNSUBSCRIBE, 303, True),
-    Route("unsubscribe-one-click", True, _one_click, UNSUBSCRIBE, 303, False),
-    Route("unsubscribe-json", True, _json("/subscriptions/unsubscribe"), UNSUBSCRIBE, 200, False),
-    Route("export-form", True, _form("/subscriptions/export"), EXPORT, 200, True),
-    Route("export-json", True, _json("/subscriptions/export"), EXPORT, 200, False),
-    Route("erase-form", True, _form("/subscriptions/erase"), ERASE, 303, True),
-    Route("erase-json", True, _json("/subscriptions/erase"), ERASE, 200, False),
+    Route("confirm-page", CONFIRM_PATH, False, _get(CONFIRM_PATH), ("dynamodb.GetItem",), 200, True),
+    Route("confirm-form", CONFIRM_PATH, False, _form(CONFIRM_PATH), CONFIRM, 303, True),
+    Route("confirm-json", CONFIRM_PATH, False, _json(CONFIRM_PATH), CONFIRM, 200, False),
+    Route("unsubscribe-form", UNSUBSCRIBE_PATH, True, _form(UNSUBSCRIBE_PATH), UNSUBSCRIBE, 303, True),
+    Route("unsubscribe-one-click", UNSUBSCRIBE_PATH, True, _one_click, UNSUBSCRIBE, 303, False),
+    Route("unsubscribe-json", UNSUBSCRIBE_PATH, True, _json(UNSUBSCRIBE_PATH), UNSUBSCRIBE, 200, False),
+    Route("rights-link-form", RIGHTS_LINK_PATH, True, _form(RIGHTS_LINK_PATH), RIGHTS_LINK, 303, True),
+    Route("rights-link-json", RIGHTS_LINK_PATH, True, _json(RIGHTS_LINK_PATH), RIGHTS_LINK, 202, False),
+    Route("export-form", EXPORT_PATH, True, _form(EXPORT_PATH), EXPORT, 200, True),
+    Route("export-json", EXPORT_PATH, True, _json(EXPORT_PATH), EXPORT, 200, False),
+    Route("erase-form", ERASE_PATH, True, _form(ERASE_PATH), ERASE, 303, True),
+    Route("erase-json", ERASE_PATH, True, _json(ERASE_PATH), ERASE, 200, False),
 ]
 # The other link pages check the link's signature only: no AWS call a fault could hit.
-PAGES_WITHOUT_AWS = ["/subscriptions/unsubscribe", "/subscriptions/export", "/subscriptions/erase"]
+PAGES_WITHOUT_AWS = [UNSUBSCRIBE_PATH, EXPORT_PATH, ERASE_PATH]
 
 
-def _tokens(client: Client, outbox: Outbox, email: str, confirmed: bool) -> tuple[str, str]:
+def _tokens(client: Client, outbox: Outbox, email: str, confirmed: bool) -> Links:
     assert subscribe(client, email).status_code == 202
     [mail] = mails_to(outbox, email)
     confirm = token_of(confirm_link(mail))
     if confirmed:
         assert post_json(client, "/subscriptions/confirm", {"token": confirm}).status_code == 200
-    return confirm, token_of(tokens.one_click_unsubscribe_url(tokens.subscriber_id(email)))
+    sid = tokens.subscriber_id(email)
+    # The rights link as if mailed now (its own mail is tested in test_rights_links.py).
+    return Links(confirm, token_of(tokens.one_click_unsubscribe_url(sid)),
+                 tokens.rights_token(sid, now=datetime.now(UTC)))
 
 
 def _stored(email: str) -> dict[str, Any]:
@@ -120,8 +149,10 @@ def _stored(email: str) -> dict[str, Any]:
     shape = stored_shape(email)
     subscribers = [{name: value for name, value in item.items() if name not in LATER_TIMES}
                    for item in shape["subscribers"]]
+    held, sid = limiter.default_limiter(), tokens.subscriber_id(email)
     return {**shape, "subscribers": subscribers,
-            "mail claim": RateLimit.count(limiter.default_limiter().subject_key(MAIL_CLAIM, mailbox(email))) == 1}
+            "mail claim": RateLimit.count(held.subject_key(MAIL_CLAIM, mailbox(email))) == 1,
+            "rights mail claim": RateLimit.count(held.subject_key(RIGHTS_MAIL_CLAIM, sid)) == 1}
 
 
 def _answer(response: Any) -> Any:
@@ -159,8 +190,7 @@ def _assert_documented(route: Route, response: Any) -> None:
     """The 503 is one the OpenAPI document names for this operation, with its headers."""
     document = json.loads(DOCUMENT.read_text(encoding="utf-8"))
     method = "get" if route.name == "confirm-page" else "post"
-    path = f"/subscriptions/{route.name.split('-')[0]}"
-    documented = document["paths"][path][method]["responses"]["503"]
+    documented = document["paths"][route.path][method]["responses"]["503"]
     name = documented["$ref"].rsplit("/", 1)[1]
     documented = document["components"]["responses"][name]
     assert response.headers["Content-Type"].split(";")[0] in documented["content"]
@@ -171,18 +201,19 @@ def test_the_fault_matrix_covers_every_call_of_every_link_route(
     client: Client, outbox: Outbox, faults: FaultInjector,
 ) -> None:
     for number, route in enumerate(ROUTES):
-        confirm, manage = _tokens(client, outbox, f"daekning{number}@example.org", route.confirmed)
+        links = _tokens(client, outbox, f"daekning{number}@example.org", route.confirmed)
         faults.calls.clear()
-        assert route.send(client, confirm, manage).status_code == route.ok, route.name
+        assert route.send(client, links).status_code == route.ok, route.name
         assert tuple(faults.calls) == route.calls, route.name
     for path in PAGES_WITHOUT_AWS:
-        faults.calls.clear()
-        assert client.http.get(f"{path}?token={manage}").status_code == 200
-        assert faults.calls == []
+        for token in {links.manage, links.for_path(path)}:
+            faults.calls.clear()
+            assert client.http.get(f"{path}?token={token}").status_code == 200
+            assert faults.calls == []
 
 
 def _cases() -> list[tuple[Route, str, int, Fault]]:
-    """JSON erase and export with every fault of each call; the other requests with the first
+    """JSON erase, export and rights-link with every fault of each call; the other requests with the first
     fault of each call's service (which fault it is does not change their path). JSON confirm
     and unsubscribe have their full matrix in test_faults_subscriptions.py."""
     cases = []
@@ -190,7 +221,8 @@ def _cases() -> list[tuple[Route, str, int, Fault]]:
         if route.name in ("confirm-json", "unsubscribe-json"):
             continue
         for call, after, fault in matrix(list(route.calls)):
-            if route.name in ("export-json", "erase-json") or fault == BY_SERVICE[call.split(".")[0]][0]:
+            if route.name in ("export-json", "erase-json", "rights-link-json") or (
+                    fault == BY_SERVICE[call.split(".")[0]][0]):
                 cases.append((route, call, after, fault))
     return cases
 
@@ -209,28 +241,30 @@ def test_a_fault_is_a_503_then_the_same_request_succeeds_as_if_it_never_happened
 ) -> None:
     route, call, after, fault = case
     # The same request without the fault, for comparison (same account, another address).
-    reference = route.send(client, *_tokens(client, outbox, REFERENCE, route.confirmed))
+    reference = route.send(client, _tokens(client, outbox, REFERENCE, route.confirmed))
     assert reference.status_code == route.ok, reference.body
-    confirm, manage = _tokens(client, outbox, EMAIL, route.confirmed)
+    links = _tokens(client, outbox, EMAIL, route.confirmed)
     before = _stored(EMAIL)
 
     faults.inject(call, fault, times=1, after=after)
-    response = route.send(client, confirm, manage)
+    response = route.send(client, links)
     assert sum(faults.injected.values()) == 1, "the fault was not reached"
     if route.page:
         _assert_unavailable_page(response)
     else:
         assert_clean_unavailable(response.status_code, response.headers, response.body.decode())
     _assert_documented(route, response)
-    # Never half-written: unchanged, or (erase) taken apart in its order: the mailbox's mail
-    # claim (its key needs the stored address), then the subscriber, then their records, so
-    # never someone we could mail without their consent records.
+    # Never half-written: unchanged, or (erase) taken apart in its order: the mail claims
+    # (the mailbox's key needs the stored address), then the subscriber, then their records,
+    # so never someone we could mail without their consent records.
     during = _stored(EMAIL)
     if during != before:
         assert route.name.startswith("erase") and not during["mail claim"], during
         assert during["subscribers"] == [] or during["ledger"] == before["ledger"], during
 
-    retry = route.send(client, confirm, manage)
+    retry = route.send(client, links)
     assert _answer(retry) == _answer(reference)
     assert _stored(EMAIL) == _stored(REFERENCE)
-    assert len(mails_to(outbox, EMAIL)) == 1  # the confirmation mail, and nothing since
+    # The confirmation mail, and a rights link's: as many as without the fault. A claim kept
+    # after a failed send would have swallowed the retry's mail.
+    assert len(mails_to(outbox, EMAIL)) == len(mails_to(outbox, REFERENCE))

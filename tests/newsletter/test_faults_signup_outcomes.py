@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -180,7 +181,8 @@ def test_erasing_after_a_failed_signup_leaves_no_trace_of_the_subscriber(
     assert other.status_code == 400 and json.loads(other.body)["Code"] == "CaptchaUsed"
 
     sid = tokens.subscriber_id(EMAIL)
-    erased = post_json(client, f"/subscriptions/erase?token={tokens.manage_token(sid)}", {})
+    link = tokens.rights_token(sid, now=datetime.now(UTC))  # as mailed by POST /subscriptions/rights-link
+    erased = post_json(client, f"/subscriptions/erase?token={link}", {})
     assert erased.status_code == 200, erased.body
     held = json.dumps(held_items())
     assert shared_totals()["reserved"] == 1  # the reservation stands, as a keyed hash

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -96,8 +97,8 @@ def test_confirming_keeps_the_proof_of_consent_in_the_same_two_calls(
     assert requested.consent_version and requested.detail is not None
     assert requested.detail.as_dict() == {"topics": "metoder"}
     # Export shows the events, not the table's bookkeeping.
-    manage = tokens.manage_token(SID)
-    export = post_form(client, "/subscriptions/export", [("token", manage)]).body.decode()
+    link = tokens.rights_token(SID, now=datetime.now(UTC))  # as mailed by POST /subscriptions/rights-link
+    export = post_form(client, "/subscriptions/export", [("token", link)]).body.decode()
     assert "expires_ttl" not in export and "request_event_key" not in export
 
 

@@ -1,4 +1,5 @@
-"""The links in mails: confirm, unsubscribe (RFC 8058 one-click), export and erase.
+"""The links in mails: confirm, unsubscribe (RFC 8058 one-click), export and erase (through
+the link mailed to the subscribed address: tests/newsletter/test_rights_links.py).
 
 Every link opens a page whose button POSTs; opening a link (as mail scanners do) changes
 nothing. The actions are idempotent and race-safe.
@@ -21,9 +22,11 @@ from tests.support.subscriptions import (
     Outbox,
     confirm_link,
     held_items,
+    page_form,
     path_of,
     post_form,
     post_json,
+    rights_links,
     subscribe,
     token_of,
 )
@@ -181,7 +184,8 @@ def test_confirm_after_unsubscribe_does_not_resubscribe(client: Client, outbox: 
 
 
 @pytest.mark.parametrize("path", ["/subscriptions/confirm", "/subscriptions/unsubscribe",
-                                  "/subscriptions/export", "/subscriptions/erase"])
+                                  "/subscriptions/rights-link", "/subscriptions/export",
+                                  "/subscriptions/erase"])
 def test_link_actions_refuse_bad_bodies(client: Client, path: str) -> None:
     for body, code in ((b"{", "MalformedJson"), (b'{"token": 5}', "MissingToken"),
                        (b'{"token": "x", "extra": 1}', "UnknownField"),
@@ -249,10 +253,20 @@ def test_a_visitor_signs_up_confirms_unsubscribes_exports_and_erases(
     done = post_form(client, "/subscriptions/unsubscribe", [("token", token_of(unsubscribe_url))])
     assert "Du er afmeldt" in client.http.get(path_of(done.headers["Location"])).body.decode()
 
-    # She downloads what the centre holds about her.
+    # She wants what the centre holds about her. The page behind the digest's link cannot
+    # show it (a digest may be forwarded): it mails her a link, to her own address.
     manage = token_of(unsubscribe_url)
-    assert client.http.get(f"/subscriptions/export?token={manage}").status_code == 200
-    export = post_form(client, "/subscriptions/export", [("token", manage)])
+    export_page = client.http.get(f"/subscriptions/export?token={manage}").body.decode()
+    target, fields = page_form(export_page)
+    asked = post_form(client, target, fields)
+    assert "Tjek din indbakke" in client.http.get(path_of(asked.headers["Location"])).body.decode()
+    [rights_mail] = [m for m in outbox() if m.subject == "Dit link til at hente eller slette dine data"]
+    assert rights_mail.recipients == ["eva.hansen@example.dk"]
+    export_url, erase_url = rights_links(rights_mail)
+
+    # She downloads it from the page behind the mailed link.
+    target, fields = page_form(client.http.get(path_of(export_url)).body.decode())
+    export = post_form(client, target, fields)
     assert export.status_code == 200
     assert "attachment" in export.headers["Content-Disposition"]
     data = json.loads(export.body)
@@ -263,14 +277,15 @@ def test_a_visitor_signs_up_confirms_unsubscribes_exports_and_erases(
     assert "hash" not in export.body.decode()
     assert token_of(link).split(".")[1] not in export.body.decode()
 
-    # And then she asks the centre to forget her.
-    assert client.http.get(f"/subscriptions/erase?token={manage}").status_code == 200
-    erased = post_form(client, "/subscriptions/erase", [("token", manage)])
+    # And then she asks the centre to forget her, from the same mail.
+    target, fields = page_form(client.http.get(path_of(erase_url)).body.decode())
+    erased = post_form(client, target, fields)
     assert "Dine data er slettet" in client.http.get(path_of(erased.headers["Location"])).body.decode()
     items = held_items()
     # Left: only the per-IP signup counter (a keyed hash of the IP, gone within the hour).
     assert items["subscribers"] == [] and items["ledger"] == [] and len(items["ratelimits"]) == 1
-    nothing = json.loads(post_json(client, "/subscriptions/export", {"token": manage}).body)
+    rights_token = token_of(erase_url)
+    nothing = json.loads(post_json(client, "/subscriptions/export", {"token": rights_token}).body)
     assert nothing["subscriber"] is None and nothing["consent_events"] == []
     # Erasing again is harmless.
-    assert post_json(client, "/subscriptions/erase", {"token": manage}).status_code == 200
+    assert post_json(client, "/subscriptions/erase", {"token": rights_token}).status_code == 200

@@ -103,3 +103,19 @@ def settings_from_env(**values: str) -> Iterator[None]:
             else:
                 os.environ[name] = value
         get_settings.cache_clear()
+
+
+def rights_links(mail: Any) -> tuple[str, str]:
+    """The export and erase links of a rights-link mail (its text part), in that order."""
+    text = mail.part("plain")
+    found = [re.search(rf"https?://\S+/subscriptions/{action}\?token=\S+", text) for action in ("export", "erase")]
+    assert found[0] and found[1], text
+    return found[0].group(0), found[1].group(0)
+
+
+def page_form(html: str) -> tuple[str, list[tuple[str, str]]]:
+    """The first form of a page, as a browser submits it: its action and hidden fields."""
+    form = re.search(r'<form method="post" action="([^"]+)">(.*?)</form>', html, re.DOTALL)
+    assert form, html
+    fields = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form.group(2))
+    return path_of(form.group(1)), fields
