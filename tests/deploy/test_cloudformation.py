@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.core import config
+from chalicelib.core import cdn, config
 from chalicelib.core.openapi import DOCUMENT
 from devtools import moto_cloudformation
 from infra import configure
@@ -184,6 +184,26 @@ def test_cdn_forwards_exactly_the_query_parameters_the_api_reads() -> None:
         "name every query parameter of chalicelib/data/openapi.json in ApiCachePolicy's QueryStrings")
     origin = resources["ApiOriginRequestPolicy"]["Properties"]["OriginRequestPolicyConfig"]
     assert origin["QueryStringsConfig"] == {"QueryStringBehavior": "none"}  # the cache policy's list is all
+
+
+@pytest.mark.no_aws
+def test_the_api_origin_proves_requests_came_through_the_distribution() -> None:
+    """CloudFront adds the origin secret the app checks (chalicelib/core/cdn.py), from the parameter
+    the Lambda reads, and forwards the viewer address the app then trusts."""
+    template = load_template()
+    resources = template["Resources"]
+    origins = resources["SiteDistribution"]["Properties"]["DistributionConfig"]["Origins"]
+    (api,) = [origin["Fn::If"][1] for origin in origins if "Fn::If" in origin]
+    assert api["Id"] == "api"
+    (header,) = api["OriginCustomHeaders"]
+    assert header["HeaderName"].lower() == cdn.ORIGIN_HEADER.lower()
+    parameter = template["Outputs"]["OriginSecretParameterName"]["Value"]["Fn::Sub"]
+    # `ssm`, not `ssm-secure`: CloudFront's properties are not among those that resolve secure strings.
+    assert header["HeaderValue"] == {"Fn::Sub": "{{resolve:ssm:" + parameter + "}}"}
+    assert parameter == "/borgerdialog/${Stage}/origin-secret"
+    forwarded = resources["ApiOriginRequestPolicy"]["Properties"]["OriginRequestPolicyConfig"]["HeadersConfig"]
+    assert cdn.VIEWER_HEADER in forwarded["Headers"]
+    assert cdn.ORIGIN_HEADER.lower() not in {name.lower() for name in forwarded["Headers"]}
 
 
 @pytest.mark.no_aws
