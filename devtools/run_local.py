@@ -4,6 +4,10 @@ Starts the local stack (``devtools.stack``: moto server with the template's reso
 ``chalice local``, the site server), publishes ``content/`` (articles and the static site),
 prints the URLs, and stops it all on Ctrl-C. No AWS account is involved: every call goes to
 the moto server.
+
+It fails loudly: when a process of the stack (moto server, chalice local) does not start or
+exits, everything stops with a message naming it and the logs, and the exit code is 1, rather
+than a site that half answers.
 """
 
 from __future__ import annotations
@@ -25,10 +29,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="port for the API (default: a free one)")
     parser.add_argument("--site-port", type=int, default=int(os.environ.get("SITE_PORT", "0")),
                         help="port for the site (default: a free one)")
+    parser.add_argument("--log-dir", type=Path, default=ROOT / ".local",
+                        help="where moto.log and chalice.log go (default: .local/)")
     args = parser.parse_args(argv)
 
-    state = ROOT / ".local"
-    stack = LocalStack.start(log_dir=state, site_port=args.site_port, api_port=args.port)
+    state = args.log_dir
+    try:
+        stack = LocalStack.start(log_dir=state, site_port=args.site_port, api_port=args.port)
+    except RuntimeError as problem:
+        print(f"borgerdialog did not start: {problem}; see the logs in {state}", file=sys.stderr)
+        return 1
 
     def stop(signum: int | None = None, frame: FrameType | None = None) -> None:
         stack.stop()

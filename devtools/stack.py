@@ -6,8 +6,11 @@ Each piece is a real process talking AWS's or HTTP's wire protocol on 127.0.0.1:
 - ``use_aws(url)``: this process's environment pointed at it (throwaway credentials and
   app secret, the local stage, the region), so boto3 and pynamodb talk to it;
 - ``create_resources()``: the resources of ``infra/template.yaml`` (``devtools.provision``);
-- ``start_api()``: ``chalice local`` serving the app;
-- ``start_site()``: the site server in front of the bucket and the API (``devtools.site_server``).
+- ``start_api()``: ``chalice local`` serving the app (``devtools.emulators.chalice_local``:
+  ``identity.sourceIp`` is the TCP peer, as API Gateway's is);
+- ``start_site()``: the site server in front of the bucket and the API, shaped like the
+  CDN's ``/api/*`` behaviour (``devtools.site_server``); it and chalice local share a
+  throwaway origin secret (``ORIGIN_SECRET``), as CloudFront and the Lambda share one.
 
 ``aws_stack()`` is the first three as one context manager (benches); ``LocalStack`` is all of
 it (``make run``, the browser tests). See docs/testing.md.
@@ -53,6 +56,8 @@ def local_environment(aws_url: str, **settings: str) -> dict[str, str]:
         "STAGE": "local",
         # Throwaway: cursors and tokens made with it die with the run, as they should locally.
         "APP_SECRET": os.environ.get("APP_SECRET") or secrets.token_hex(32),
+        # Throwaway too: what the site server sends and chalice local checks (chalicelib/core/cdn.py).
+        "ORIGIN_SECRET": os.environ.get("ORIGIN_SECRET") or secrets.token_hex(32),
         **settings,
     }
 
@@ -107,7 +112,7 @@ def start_api(port: int, log_path: Path, env: Mapping[str, str] | None = None) -
     """``chalice local`` for the local stage on ``port``, answering."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("chalice")), "local", "--host", "127.0.0.1",
+        [sys.executable, "-m", "devtools.emulators.chalice_local", "local", "--host", "127.0.0.1",
          "--port", str(port), "--stage", "local", "--no-autoreload"],
         cwd=ROOT, env=dict(env) if env is not None else None,
         stdout=open(log_path, "ab"),  # noqa: SIM115 - lives as long as the child
@@ -162,7 +167,15 @@ class LocalStack:
 
         bucket = load(env).bucket
         chalice_url = f"http://127.0.0.1:{api_port}"
-        site = serve(site_port, bucket=bucket, api=chalice_url, moto_url=server.url)
+        try:
+            site = serve(site_port, bucket=bucket, api=chalice_url, moto_url=server.url,
+                         origin_secret=env["ORIGIN_SECRET"])
+        except BaseException:
+            api.kill()
+            api.wait()
+            if owns_aws:
+                server.stop()
+            raise
         return cls(aws=server, site_url=site_url, api_url=urls["API_URL"], chalice_url=chalice_url,
                    api=api, site=site, owns_aws=owns_aws)
 

@@ -10,6 +10,12 @@ the local stack and the tests add the endpoint and the throwaway secret.
 A deployed stage names its secret instead of carrying it: ``APP_SECRET_PARAMETER`` is an SSM
 SecureString, read on first use (a cold start's first keyed request) and kept for the life
 of the process, so neither ``import app`` nor a route that needs no key pays for it.
+
+The origin secret (the header CloudFront adds to every request for the API, see
+``chalicelib/core/cdn.py`` and docs/decisions/cdn-origin-secret.md) comes the same way:
+``ORIGIN_SECRET`` locally, ``ORIGIN_SECRET_PARAMETER`` (a String parameter: CloudFront reads
+the same value through CloudFormation) in deployed stages, read on a cold start's first request.
+``REQUIRE_CDN`` (on by default in deployed stages) refuses requests without it.
 """
 
 from __future__ import annotations
@@ -98,6 +104,14 @@ class Settings:
     configured_secret: bytes | None = field(default=None, repr=False)
     # SSM parameter (SecureString) holding the secret, read on first use.
     app_secret_parameter: str | None = None
+    # The origin secret CloudFront sends to the API (chalicelib/core/cdn.py): from the
+    # environment, or the SSM parameter holding it, read on first use. Neither: no request
+    # is known to come through the CDN, so the viewer address is never trusted.
+    configured_origin_secret: bytes | None = field(default=None, repr=False)
+    origin_secret_parameter: str | None = None
+    # Refuse (403) every request without the origin secret: on in deployed stages, where the
+    # API Gateway address must not be a way around the CDN; off locally (REQUIRE_CDN).
+    require_cdn: bool = False
 
     @cached_property
     def app_secret(self) -> bytes:
@@ -109,7 +123,24 @@ class Settings:
             return self.configured_secret
         if not self.app_secret_parameter:
             raise ConfigError("neither APP_SECRET nor APP_SECRET_PARAMETER is set")
-        return _checked_secret(_read_parameter(self.app_secret_parameter))
+        return _checked_secret(_read_parameter(self.app_secret_parameter, "APP_SECRET_PARAMETER"))
+
+    @cached_property
+    def origin_secret(self) -> bytes | None:
+        """The origin secret: from the environment, read once from SSM, or None (not set).
+
+        With ``require_cdn`` and no secret the app cannot tell CloudFront from anyone else:
+        that is a deployment error, raised on first use (every request then fails loudly).
+        """
+        if self.configured_origin_secret is not None:
+            return self.configured_origin_secret
+        if self.origin_secret_parameter:
+            return _checked_secret(_read_parameter(self.origin_secret_parameter, "ORIGIN_SECRET_PARAMETER"),
+                                   "ORIGIN_SECRET")
+        if self.require_cdn:
+            raise ConfigError(
+                "REQUIRE_CDN is on but neither ORIGIN_SECRET nor ORIGIN_SECRET_PARAMETER is set")
+        return None
 
     @property
     def deployed(self) -> bool:
@@ -134,20 +165,20 @@ def _log_format(raw: str) -> str:
     return raw
 
 
-def _checked_secret(secret: str) -> bytes:
+def _checked_secret(secret: str, setting: str = "APP_SECRET") -> bytes:
     if len(secret) < 32:
-        raise ConfigError("APP_SECRET must be at least 32 characters")
+        raise ConfigError(f"{setting} must be at least 32 characters")
     return secret.encode()
 
 
-def _read_parameter(name: str) -> str:
+def _read_parameter(name: str, setting: str) -> str:
     from botocore.exceptions import ClientError
 
     try:
         response = aws.client("ssm").get_parameter(Name=name, WithDecryption=True)
     except ClientError as problem:
         # Fail loudly and say which parameter: a missing secret must stop the app.
-        raise ConfigError(f"cannot read APP_SECRET_PARAMETER {name!r}: {problem}") from problem
+        raise ConfigError(f"cannot read {setting} {name!r}: {problem}") from problem
     return str(response["Parameter"]["Value"])
 
 
@@ -177,6 +208,8 @@ def load(env: dict[str, str] | None = None) -> Settings:
             raise ConfigError(
                 f"CAPTCHA_TEST_ANSWER must be {CAPTCHA_LENGTH} characters from {CAPTCHA_ALPHABET}"
             )
+    origin_secret = env.get("ORIGIN_SECRET", "")
+    require_cdn = env.get("REQUIRE_CDN", "").strip()
     return Settings(
         stage=stage,
         region=aws.region(env),
@@ -200,6 +233,9 @@ def load(env: dict[str, str] | None = None) -> Settings:
         captcha_test_answer=test_answer,
         configured_secret=configured,
         app_secret_parameter=parameter,
+        configured_origin_secret=_checked_secret(origin_secret, "ORIGIN_SECRET") if origin_secret else None,
+        origin_secret_parameter=env.get("ORIGIN_SECRET_PARAMETER") or None,
+        require_cdn=_flag(require_cdn) if require_cdn else stage in DEPLOYED_STAGES,
         digest_queue=env.get("DIGEST_QUEUE") or f"borgerdialog-{stage}-digest",
         ses_notifications_topic=(env.get("SES_NOTIFICATIONS_TOPIC")
                                  or f"borgerdialog-{stage}-ses-notifications"),

@@ -8,6 +8,10 @@ conditional or transactional), anything else a 500 that shows no internals. Chal
 errors (``BadRequestError``, ...) pass through untouched. A route that browsers reach
 without JavaScript declares its own answer to a fault with ``fault_page`` (a Danish 503
 page in place of the JSON).
+
+Before the route runs, the guard asks ``core.cdn`` whether the request may bypass the CDN:
+where the stage requires the CDN (``REQUIRE_CDN``, deployed stages), a request without the
+origin secret is answered 403 and the route never runs.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any, TypeVar
 
 from chalice.app import Chalice, ChaliceViewError, Response
 
-from chalicelib.core import faults
+from chalicelib.core import cdn, faults
 from chalicelib.core.http import error
 
 log = logging.getLogger(__name__)
@@ -52,12 +56,18 @@ def fault_page(render: FaultPage) -> Callable[[View], View]:
     return mark
 
 
-def _guarded(view: Callable[..., Any]) -> Callable[..., Any]:
+def _guarded(view: Callable[..., Any], app: Chalice) -> Callable[..., Any]:
     render: FaultPage | None = getattr(view, FAULT_PAGE, None)
 
     @functools.wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         try:
+            # Inside the try: a deployed stage that cannot read its origin secret fails as a
+            # logged 500 (or a 503 if SSM is busy), never with a traceback to the client.
+            request = app.current_request
+            refused = cdn.refusal(request) if request is not None else None
+            if refused is not None:
+                return refused
             return view(*args, **kwargs)
         except ChaliceViewError:
             raise
@@ -79,7 +89,7 @@ def guard_routes(app: Chalice) -> None:
     for methods in app.routes.values():
         for entry in methods.values():
             if not getattr(entry.view_function, GUARDED, False):
-                entry.view_function = _guarded(entry.view_function)
+                entry.view_function = _guarded(entry.view_function, app)
 
 
 def is_guarded(view: Callable[..., Any]) -> bool:

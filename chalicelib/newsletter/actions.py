@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlencode
 from chalice.app import Blueprint, CORSConfig, Request, Response
 
 from chalicelib.articles import categories
+from chalicelib.core import cdn
 from chalicelib.core.config import get_settings
 from chalicelib.core.faults import Transient
 from chalicelib.core.guard import fault_page
@@ -63,10 +64,10 @@ def _is_form(request: Request) -> bool:
 def _context(request: Request) -> RequestContext:
     from chalicelib.newsletter.store import RequestContext
 
-    # API Gateway's view of the caller; X-Forwarded-For is whatever the client wrote.
-    identity = (request.context or {}).get("identity") or {}
+    # The viewer's address when CloudFront provably sent the request, else API Gateway's view
+    # of the caller (core.cdn); never X-Forwarded-For, which is whatever the client wrote.
     return RequestContext(
-        source_ip=identity.get("sourceIp"),
+        source_ip=cdn.client_ip(request),
         user_agent=_header(request, "user-agent"),
         form_url=_without_query(_header(request, "referer") or _header(request, "origin")),
     )

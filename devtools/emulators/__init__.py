@@ -6,7 +6,9 @@
 - ``moto_transactions``: TransactWriteItems rolling back by the items it names (moto 5.2
   deep-copies every table a transaction names, which made the digest bench quadratic);
 - ``dynamodb_local``: AWS's own DynamoDB Local, a stricter second DynamoDB for the lane of
-  ``make test``, bound to loopback by ``LoopbackDynamoDBLocal.java``.
+  ``make test``, bound to loopback by ``LoopbackDynamoDBLocal.java``;
+- ``chalice_local``: ``chalice local`` giving the app the TCP peer as ``identity.sourceIp``,
+  as API Gateway does (chalice's own says 127.0.0.1 for every caller).
 
 Each module's docstring names the upstream behaviour it works around; see
 docs/decisions/moto-server.md and docs/decisions/dynamodb-local-lane.md.

@@ -10,7 +10,8 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.core import config
+from chalicelib.core import cdn, config
+from chalicelib.core.openapi import DOCUMENT
 from devtools import moto_cloudformation
 from infra import configure
 from infra.template import TEMPLATE, load_template
@@ -126,8 +127,6 @@ def test_cdn_keeps_cookies_out_and_sends_security_headers() -> None:
         keys = policy["ParametersInCacheKeyAndForwardedToOrigin"]
         assert keys["CookiesConfig"] == {"CookieBehavior": "none"}
         assert keys["HeadersConfig"] == {"HeaderBehavior": "none"}
-    api = policies["borgerdialog-${Stage}-api"]["ParametersInCacheKeyAndForwardedToOrigin"]
-    assert set(api["QueryStringsConfig"]["QueryStrings"]) == {"limit", "cursor", "category", "token"}
     static = policies["borgerdialog-${Stage}-static"]["ParametersInCacheKeyAndForwardedToOrigin"]
     assert static["QueryStringsConfig"] == {"QueryStringBehavior": "none"}
 
@@ -147,6 +146,64 @@ def test_cdn_keeps_cookies_out_and_sends_security_headers() -> None:
                 for s in r["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
     assert grant["Principal"] == {"Service": "cloudfront.amazonaws.com"}
     assert "AWS:SourceArn" in grant["Condition"]["StringEquals"]
+
+
+def _documented_query_parameters() -> set[str]:
+    """Every query parameter name of every operation in the API's contract."""
+    document = json.loads(DOCUMENT.read_text(encoding="utf-8"))
+
+    def resolve(node: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in node:
+            found: Any = document
+            for part in node["$ref"].removeprefix("#/").split("/"):
+                found = found[part]
+            node = found
+        return node
+
+    names: set[str] = set()
+    for item in document["paths"].values():
+        operations = [op for method, op in item.items() if method in {"get", "put", "post", "delete", "patch",
+                                                                    "head", "options"}]
+        for parameter in [*item.get("parameters", []), *(p for op in operations for p in op.get("parameters", []))]:
+            resolved = resolve(parameter)
+            if resolved["in"] == "query":
+                names.add(resolved["name"])
+    return names
+
+
+@pytest.mark.no_aws
+def test_cdn_forwards_exactly_the_query_parameters_the_api_reads() -> None:
+    """Behind CloudFront a query parameter reaches the API only when the API cache policy names
+    it: a parameter missing there is dropped (the no-JavaScript result page's ``status`` was)."""
+    resources = load_template()["Resources"]
+    api = resources["ApiCachePolicy"]["Properties"]["CachePolicyConfig"]["ParametersInCacheKeyAndForwardedToOrigin"]
+    assert api["QueryStringsConfig"]["QueryStringBehavior"] == "whitelist"
+    documented = _documented_query_parameters()
+    assert {"limit", "cursor", "category", "token", "status"} <= documented  # the reader finds them
+    assert set(api["QueryStringsConfig"]["QueryStrings"]) == documented, (
+        "name every query parameter of chalicelib/data/openapi.json in ApiCachePolicy's QueryStrings")
+    origin = resources["ApiOriginRequestPolicy"]["Properties"]["OriginRequestPolicyConfig"]
+    assert origin["QueryStringsConfig"] == {"QueryStringBehavior": "none"}  # the cache policy's list is all
+
+
+@pytest.mark.no_aws
+def test_the_api_origin_proves_requests_came_through_the_distribution() -> None:
+    """CloudFront adds the origin secret the app checks (chalicelib/core/cdn.py), from the parameter
+    the Lambda reads, and forwards the viewer address the app then trusts."""
+    template = load_template()
+    resources = template["Resources"]
+    origins = resources["SiteDistribution"]["Properties"]["DistributionConfig"]["Origins"]
+    (api,) = [origin["Fn::If"][1] for origin in origins if "Fn::If" in origin]
+    assert api["Id"] == "api"
+    (header,) = api["OriginCustomHeaders"]
+    assert header["HeaderName"].lower() == cdn.ORIGIN_HEADER.lower()
+    parameter = template["Outputs"]["OriginSecretParameterName"]["Value"]["Fn::Sub"]
+    # `ssm`, not `ssm-secure`: CloudFront's properties are not among those that resolve secure strings.
+    assert header["HeaderValue"] == {"Fn::Sub": "{{resolve:ssm:" + parameter + "}}"}
+    assert parameter == "/borgerdialog/${Stage}/origin-secret"
+    forwarded = resources["ApiOriginRequestPolicy"]["Properties"]["OriginRequestPolicyConfig"]["HeadersConfig"]
+    assert cdn.VIEWER_HEADER in forwarded["Headers"]
+    assert cdn.ORIGIN_HEADER.lower() not in {name.lower() for name in forwarded["Headers"]}
 
 
 @pytest.mark.no_aws

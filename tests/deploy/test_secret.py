@@ -85,3 +85,35 @@ def test_every_deployed_stage_names_its_parameter_and_no_secret() -> None:
         env = read_config()["stages"][stage]["environment_variables"]
         assert "APP_SECRET" not in env, f"a secret in .chalice/config.json ({stage})"
         assert env["APP_SECRET_PARAMETER"] == f"/borgerdialog/{stage}/app-secret"
+
+
+def test_origin_secret_comes_from_its_parameter_on_first_use_and_is_read_once(
+        ssm_calls: Counter[str]) -> None:
+    value = secrets.token_hex(32)
+    # A String, not a SecureString: CloudFront reads the same value through an `ssm` reference.
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name="/borgerdialog/dev/origin-secret", Value=value, Type="String")
+    settings = config.load({"STAGE": "dev", "APP_SECRET": secrets.token_hex(32),
+                            "ORIGIN_SECRET_PARAMETER": "/borgerdialog/dev/origin-secret"})
+    assert ssm_calls == Counter(), "loading settings (import app) must not call SSM"
+    assert settings.origin_secret == value.encode()
+    assert settings.origin_secret == value.encode()
+    assert ssm_calls == Counter({"GetParameter": 1})
+
+
+def test_a_missing_origin_secret_parameter_names_itself() -> None:
+    settings = config.load({"STAGE": "prod", "APP_SECRET": secrets.token_hex(32),
+                            "ORIGIN_SECRET_PARAMETER": "/borgerdialog/prod/nope"})
+    with pytest.raises(config.ConfigError, match="ORIGIN_SECRET_PARAMETER '/borgerdialog/prod/nope'"):
+        settings.origin_secret  # noqa: B018
+
+
+@pytest.mark.no_aws
+def test_every_deployed_stage_names_its_origin_secret_parameter_and_no_secret() -> None:
+    from infra.configure import read_config
+
+    for stage in config.DEPLOYED_STAGES:
+        env = read_config()["stages"][stage]["environment_variables"]
+        assert "ORIGIN_SECRET" not in env, f"an origin secret in .chalice/config.json ({stage})"
+        assert env["ORIGIN_SECRET_PARAMETER"] == f"/borgerdialog/{stage}/origin-secret"
+        assert env.get("REQUIRE_CDN", "true") == "true", f"{stage} must refuse requests around the CDN"

@@ -1,7 +1,9 @@
-"""Helpers for the static-site tests: read the bucket, parse pages strictly, find links."""
+"""Helpers for the static-site tests: read the bucket, parse pages strictly, find links, call
+the local servers over TCP."""
 
 from __future__ import annotations
 
+import http.client
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,20 @@ class Stored:
     body: bytes
     content_type: str
     cache_control: str
+
+
+def call(base: str, method: str, path: str, *, source: str = "127.0.0.1", body: bytes | None = None,
+         headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    """One request to the server at ``base`` from the loopback address ``source`` (Linux
+    routes all of 127.0.0.0/8 to lo, so a test can be several visitors)."""
+    url = urlsplit(base)
+    connection = http.client.HTTPConnection(url.hostname or "", url.port, timeout=60, source_address=(source, 0))
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
 
 
 def bucket_objects() -> dict[str, Stored]:
