@@ -10,6 +10,7 @@ lines are as long as in the mails subscribers get.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -94,10 +95,23 @@ def digest(client: Client, outbox: Outbox, add_articles: ArticleFactory) -> Sent
     return Sent(sent.raw, sent.part("plain"), expected(address, subject, one_click=True))
 
 
+def rights_link_mail(client: Client, outbox: Outbox, add_articles: ArticleFactory) -> Sent:
+    """The one-hour link to export or erase, asked for with the digest's manage token."""
+    address = "mine.data@example.org"
+    manage = tokens.manage_token(add_subscriber(address))
+    request = {"token": manage}
+    assert client.http.post("/subscriptions/rights-link", headers={"Content-Type": "application/json"},
+                            body=json.dumps(request).encode()).status_code == 202
+    sent = only_mail_to(outbox, address)
+    return Sent(sent.raw, sent.part("plain"), expected(
+        address, signup_mails.SUBJECTS["rights"], headers={"Auto-Submitted": "auto-generated"}))
+
+
 KINDS: dict[str, Callable[[Client, Outbox, ArticleFactory], Sent]] = {
     "confirm": confirm_mail,
     "already": already_mail,
     "digest": digest,
+    "rights-link": rights_link_mail,
 }
 
 
