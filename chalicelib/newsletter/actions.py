@@ -5,7 +5,10 @@ Every write accepts JSON (answered with JSON) or an HTML form post (answered wit
 Danish result page; an AWS fault: a Danish 503 page with Retry-After), so the static
 site's form and the mail-link pages work without JavaScript. GET never changes anything:
 mail scanners that open links confirm nothing (the pages are ``newsletter.pages``).
-See docs/newsletter.md.
+
+Hostile input gets a 4xx, never a 500: a body over 4 KB, not UTF-8, nested deeper than
+``MAX_DEPTH`` (checked before parsing) or not the documented shape is a 400 (form posts: 303
+to the result page). See docs/newsletter.md and docs/api.md.
 """
 
 from __future__ import annotations
@@ -35,6 +38,11 @@ MAX_BODY = 4096
 WRITE_TYPES = ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"]
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 FORM_TRUE = frozenset({"on", "true", "1", "ja", "yes"})
+# The documented bodies are at most 2 deep (an object holding the topics list). Python's json
+# recurses once per level and raises RecursionError somewhere under 1000 levels, at a depth
+# that depends on how deep the stack already is (Lambda, chalice local, a test: 950 already
+# failed there), so the depth is bounded before parsing rather than caught after it.
+MAX_DEPTH = 8
 # Writes are called from the site's pages only, never from anywhere else.
 SITE_CORS = CORSConfig(allow_origin=get_settings().site_url, max_age=600,
                        expose_headers=["Retry-After"])
@@ -83,6 +91,31 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
+def _depth(text: str) -> int:
+    """How deeply a JSON text nests arrays and objects (brackets inside strings do not count);
+    a linear scan that stops once past ``MAX_DEPTH``, so it costs little on a 4 KB body."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_DEPTH:
+                break
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 def _body(request: Request, repeatable: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The request's fields: a JSON object, or a form (``repeatable`` fields become lists)."""
     body = request.raw_body or b""
@@ -114,6 +147,9 @@ def _body(request: Request, repeatable: frozenset[str] = frozenset()) -> dict[st
         return fields
     if not text.strip():
         return {}
+    if _depth(text) > MAX_DEPTH:
+        raise BadBody(400, "MalformedJson", "Forespørgslen har for mange lag af lister og objekter inden "
+                      "i hinanden. Send ét JSON-objekt med felterne.")
     try:
         parsed = json.loads(text, object_pairs_hook=_no_duplicates)
     except ValueError:
