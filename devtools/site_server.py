@@ -24,9 +24,11 @@ from chalicelib.site.headers import security_headers
 
 API_PREFIX = "/api"
 OUTBOX_PATH = "/_outbox"
-# Request headers passed on to the API; hop-by-hop and Host are not.
+# Request headers passed on to the API; hop-by-hop and Host are not. Origin and
+# Sec-Fetch-Site, as CloudFront's API origin request policy does: the API refuses posts
+# from other sites by them.
 _FORWARD = ("content-type", "accept", "accept-language", "if-none-match", "user-agent", "origin",
-            "referer", "cookie", "authorization")
+            "referer", "sec-fetch-site", "cookie", "authorization")
 _URL = re.compile(r"https?://[^\s<>\"']+")
 
 

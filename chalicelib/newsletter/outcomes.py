@@ -13,6 +13,8 @@ ALREADY_CONFIRMED = "already-confirmed"
 UNSUBSCRIBED_NOW = "unsubscribed"
 ERASED = "erased"
 SIGNUP_ACCEPTED = "accepted"
+# A POST from another site's page, refused with 403 (newsletter.actions).
+CROSS_SITE = "CrossSiteRequest"
 
 
 class SubscriptionError(Exception):

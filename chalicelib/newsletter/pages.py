@@ -28,6 +28,7 @@ from chalicelib.core.http import NO_STORE
 from chalicelib.newsletter.outcomes import (
     ALREADY_CONFIRMED,
     CONFIRMED_NOW,
+    CROSS_SITE,
     ERASED,
     SIGNUP_ACCEPTED,
     UNSUBSCRIBED_NOW,
@@ -100,6 +101,11 @@ RESULTS: dict[str, tuple[str, str]] = {
     "Suppressed": ("Vi kan ikke sende til adressen", "Mails til denne adresse er blevet afvist, så vi "
                    "sender ikke længere til den. Skriv til os, hvis det er en fejl."),
     "Busy": ("Prøv igen", "Tilmeldingen blev ændret samtidig. Prøv igen."),
+    # A form post from another site's page (403): nothing was done.
+    CROSS_SITE: ("Formularen kom fra en anden hjemmeside", "Af sikkerhedshensyn tager vi kun imod "
+                 "formularer fra vores egen hjemmeside, så vi har ikke gjort noget. Vil du tilmelde dig "
+                 "nyhedsbrevet, så brug formularen på vores hjemmeside. Kom du fra et link i en mail "
+                 "fra os, så åbn linket igen."),
 }
 SUCCESSES = frozenset({SIGNUP_ACCEPTED, CONFIRMED_NOW, ALREADY_CONFIRMED,
                        UNSUBSCRIBED_NOW, ERASED})
