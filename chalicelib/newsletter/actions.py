@@ -8,14 +8,19 @@ Danish result page; an AWS fault: a Danish 503 page with Retry-After; a signup o
 per-IP limit: a Danish 429 page with Retry-After), so the static site's form and the
 mail-link pages work without JavaScript. GET never changes anything:
 mail scanners that open links confirm nothing (the pages are ``newsletter.pages``).
-See docs/newsletter.md.
+
+Hostile input gets a 4xx, never a 500: a body over 4 KB, not UTF-8, nested deeper than
+``MAX_DEPTH`` (checked before parsing) or not the documented shape is a 400 (form posts: 303
+to the result page). A POST from another site is a 403 (form posts: the Danish page itself),
+except the RFC 8058 one-click unsubscribe. See docs/newsletter.md and docs/api.md.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from chalice.app import Blueprint, CORSConfig, Request, Response
 
@@ -25,7 +30,7 @@ from chalicelib.core.config import get_settings
 from chalicelib.core.faults import Transient
 from chalicelib.core.guard import fault_page
 from chalicelib.core.http import JSON_TYPE, NO_STORE, PUBLIC_CACHE, cached_json, dumps, error
-from chalicelib.newsletter.outcomes import SIGNUP_ACCEPTED, SubscriptionError
+from chalicelib.newsletter.outcomes import CROSS_SITE, SIGNUP_ACCEPTED, SubscriptionError
 
 # The services (signup, lifecycle, rights: pynamodb models, transactions, rate limits) load
 # inside the routes that use it, so `import app` does not pay for it (see test_efficiency).
@@ -39,6 +44,11 @@ MAX_BODY = 4096
 WRITE_TYPES = ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"]
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 FORM_TRUE = frozenset({"on", "true", "1", "ja", "yes"})
+# The documented bodies are at most 2 deep (an object holding the topics list). Python's json
+# recurses once per level and raises RecursionError somewhere under 1000 levels, at a depth
+# that depends on how deep the stack already is (Lambda, chalice local, a test: 950 already
+# failed there), so the depth is bounded before parsing rather than caught after it.
+MAX_DEPTH = 8
 # Writes are called from the site's pages only, never from anywhere else.
 SITE_CORS = CORSConfig(allow_origin=get_settings().site_url, max_age=600,
                        expose_headers=["Retry-After"])
@@ -69,13 +79,83 @@ def _context(request: Request) -> RequestContext:
     return RequestContext(
         source_ip=cdn.client_ip(request),
         user_agent=_header(request, "user-agent"),
-        form_url=_without_query(_header(request, "referer") or _header(request, "origin")),
+        form_url=_form_url(request),
     )
+
+
+def _form_url(request: Request) -> str | None:
+    """For the ledger: the page the form was on, only ever one of ours. The Referer when it
+    is on our origin, else our Origin, else nothing: a foreign page (or "null") is never
+    recorded as the form the visitor consented on."""
+    own = _own_origins()
+    for candidate in (_header(request, "referer"), _header(request, "origin")):
+        if candidate and _origin_of(candidate) in own:
+            return _without_query(candidate)
+    return None
 
 
 def _without_query(url: str | None) -> str | None:
     # A page's query may hold a link token; the ledger needs only which page it was.
     return url.split("?", 1)[0].split("#", 1)[0] if url else None
+
+
+# ---------------------------------------------------------------------------- where it came from
+
+
+def _origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of a URL or Origin header as browsers serialise it (RFC 6454:
+    lower case, default port left out), or None when it names no origin ("null", junk)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), parts.hostname
+    # No browser puts user info in an Origin or Referer; "https://evil@site" names no origin.
+    if scheme not in ("http", "https") or not host or "@" in parts.netloc:
+        return None
+    host = f"[{host}]" if ":" in host else host
+    default = 443 if scheme == "https" else 80
+    return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
+
+
+def _own_origins() -> frozenset[str]:
+    """The site's origin, and the API's (the same one behind the CDN; the pages the API
+    renders post back to it wherever it is served)."""
+    settings = get_settings()
+    return frozenset(found for found in (_origin_of(settings.site_url), _origin_of(settings.api_url))
+                     if found)
+
+
+def _cross_site(request: Request) -> bool:
+    """Whether a browser sent this POST from another site's page.
+
+    The Origin decides when it names one: ours or not. Browsers send ``Origin: null`` for a
+    form post from a page with ``Referrer-Policy: no-referrer`` (ours have it, and so can an
+    attacker's), so then, and without an Origin, Fetch Metadata decides: ``Sec-Fetch-Site:
+    cross-site`` is refused. Only ``cross-site``: were the API served on a sibling host,
+    the site's own posts would be ``same-site``. A request with neither header is let
+    through: servers and older browsers send neither, and the CAPTCHA and link tokens
+    still guard what it can do.
+    """
+    origin = (_header(request, "origin") or "").strip()
+    if origin and origin.lower() != "null":
+        return _origin_of(origin) not in _own_origins()
+    return (_header(request, "sec-fetch-site") or "").strip().lower() == "cross-site"
+
+
+def _cross_site_refusal(request: Request,
+                        exempt: Callable[[Request], bool] | None = None) -> Response | None:
+    """403 for a POST from another site (a form post: the Danish page itself, so the status
+    stays honest), or None to go on; ``exempt`` is only asked about cross-site requests."""
+    if not _cross_site(request) or (exempt is not None and exempt(request)):
+        return None
+    if _is_form(request):
+        from chalicelib.newsletter.pages import result_response
+
+        return result_response(CROSS_SITE, 403)
+    return error(403, CROSS_SITE, "Forespørgslen kom fra en anden hjemmeside end vores, så vi har "
+                 "afvist den, og intet er ændret. Brug formularen på vores egen hjemmeside.")
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -85,6 +165,33 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise BadBody(400, "MalformedBody", f"Feltet {key[:40]!r} står der to gange.")
         found[key] = value
     return found
+
+
+def _too_deep(text: str) -> bool:
+    """Whether a JSON text nests arrays and objects more than ``MAX_DEPTH`` deep (brackets
+    inside strings do not count). A documented body has two brackets, which a count settles
+    at C speed; only a body with more is scanned, once, stopping past ``MAX_DEPTH``."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return False
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
 
 
 def _body(request: Request, repeatable: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -118,6 +225,9 @@ def _body(request: Request, repeatable: frozenset[str] = frozenset()) -> dict[st
         return fields
     if not text.strip():
         return {}
+    if _too_deep(text):
+        raise BadBody(400, "MalformedJson", "Forespørgslen har for mange lag af lister og objekter inden "
+                      "i hinanden. Send ét JSON-objekt med felterne.")
     try:
         parsed = json.loads(text, object_pairs_hook=_no_duplicates)
     except ValueError:
@@ -208,6 +318,8 @@ def _signup_fault_page(found: Transient) -> Response | None:
 @fault_page(_signup_fault_page)
 def subscribe() -> Response:
     request = bp.current_request
+    if (refusal := _cross_site_refusal(request)) is not None:
+        return refusal
     from chalicelib.captcha.challenges import CaptchaRejected, CaptchaUnavailable
     from chalicelib.limits.limiter import RateLimited
     from chalicelib.newsletter.signup import MailUnavailable, default_signup
@@ -261,6 +373,16 @@ def _link_unavailable(found: Transient) -> Response:
     return unavailable_page(found)
 
 
+def _one_click(request: Request) -> bool:
+    """An RFC 8058 one-click post stays open whatever its Origin: mail providers' servers
+    send it, and it acts only with the token in its URL. Anyone may send that shape, so
+    exempting it opens nothing the one-click does not already offer."""
+    try:
+        return _unsubscribe_method(request, _body(request)) == "one-click"
+    except SubscriptionError:
+        return False
+
+
 def _unsubscribe_method(request: Request, fields: dict[str, Any]) -> str:
     """For the ledger: an RFC 8058 one-click post, the page's form, or an API call."""
     one_click = fields.get("List-Unsubscribe") == "One-Click" or (
@@ -285,6 +407,8 @@ def confirm() -> Response:
     from chalicelib.newsletter import lifecycle
 
     request = bp.current_request
+    if (refusal := _cross_site_refusal(request)) is not None:
+        return refusal
     try:
         token = _token(request, _body(request), frozenset())
         outcome = lifecycle.confirm(token, _context(request))
@@ -301,6 +425,8 @@ def unsubscribe() -> Response:
     from chalicelib.newsletter import lifecycle
 
     request = bp.current_request
+    if (refusal := _cross_site_refusal(request, exempt=_one_click)) is not None:
+        return refusal
     try:
         fields = _body(request)
         token = _token(request, fields, frozenset({"List-Unsubscribe"}))
@@ -318,6 +444,8 @@ def rights_link() -> Response:
     from chalicelib.newsletter import rights
 
     request = bp.current_request
+    if (refusal := _cross_site_refusal(request)) is not None:
+        return refusal
     try:
         outcome = rights.request_link(_token(request, _body(request), frozenset()))
     except SubscriptionError as problem:
@@ -331,6 +459,8 @@ def export() -> Response:
     from chalicelib.newsletter import rights
 
     request = bp.current_request
+    if (refusal := _cross_site_refusal(request)) is not None:
+        return refusal
     try:
         data = rights.export(_token(request, _body(request), frozenset()))
     except SubscriptionError as problem:
@@ -345,6 +475,8 @@ def erase() -> Response:
     from chalicelib.newsletter import rights
 
     request = bp.current_request
+    if (refusal := _cross_site_refusal(request)) is not None:
+        return refusal
     try:
         outcome = rights.erase(_token(request, _body(request), frozenset()))
     except SubscriptionError as problem:

@@ -16,6 +16,8 @@ SIGNUP_ACCEPTED = "accepted"
 # A link to export or erase was mailed to the subscribed address (or nothing was: the same
 # answer for an unknown address, and within the mail interval).
 RIGHTS_LINK_SENT = "rights-link-sent"
+# A POST from another site's page, refused with 403 (newsletter.actions).
+CROSS_SITE = "CrossSiteRequest"
 
 
 class SubscriptionError(Exception):

@@ -32,6 +32,7 @@ from chalicelib.core.http import NO_STORE
 from chalicelib.newsletter.outcomes import (
     ALREADY_CONFIRMED,
     CONFIRMED_NOW,
+    CROSS_SITE,
     ERASED,
     RIGHTS_LINK_SENT,
     SIGNUP_ACCEPTED,
@@ -117,6 +118,11 @@ RESULTS: dict[str, tuple[str, str]] = {
                            "eller slette dine data til den adresse, du er tilmeldt med."),
     "RightsLinkExpired": ("Linket er udløbet", "Et link til at hente eller slette dine data virker kun "
                           "i en time. Åbn linket i mailen igen, så kan du bede om et nyt."),
+    # A form post from another site's page (403): nothing was done.
+    CROSS_SITE: ("Formularen kom fra en anden hjemmeside", "Af sikkerhedshensyn tager vi kun imod "
+                 "formularer fra vores egen hjemmeside, så vi har ikke gjort noget. Vil du tilmelde dig "
+                 "nyhedsbrevet, så brug formularen på vores hjemmeside. Kom du fra et link i en mail "
+                 "fra os, så åbn linket igen."),
 }
 SUCCESSES = frozenset({SIGNUP_ACCEPTED, CONFIRMED_NOW, ALREADY_CONFIRMED,
                        UNSUBSCRIBED_NOW, ERASED, RIGHTS_LINK_SENT})

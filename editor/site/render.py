@@ -8,6 +8,7 @@ addresses stay clean on S3 + CloudFront without a rewrite function; the front pa
 from __future__ import annotations
 
 import hashlib
+import html
 import math
 import re
 from collections.abc import Iterable
@@ -94,6 +95,14 @@ def _summary_view(item: Summary) -> dict[str, Any]:
         "published_label": danish_date(item.published_at),
         "published_rfc822": format_datetime(item.published_at.astimezone(UTC), usegmt=True),
     }
+
+
+def _feed_item(item: Summary) -> dict[str, Any]:
+    """A feed entry. RSS's ``<description>`` is HTML, which the template's autoescape then
+    escapes as XML; the teaser is plain text, so it is escaped as HTML first, and a feed
+    reader shows ``<img …>`` or ``a < b`` as the text it is. The title is text in RSS and
+    is escaped once, as XML."""
+    return {**_summary_view(item), "teaser_html": html.escape(item.teaser)}
 
 
 def _shorten(text: str, limit: int = 300) -> str:
@@ -212,7 +221,7 @@ class Renderer:
         newest = self.summaries[0].published_at if self.summaries else None
         objects.append(SiteObject(
             "feed.xml",
-            self._render("site/feed.xml", items=[_summary_view(s) for s in self.summaries[:FEED_SIZE]],
+            self._render("site/feed.xml", items=[_feed_item(s) for s in self.summaries[:FEED_SIZE]],
                          last_build=format_datetime(newest, usegmt=True) if newest else ""),
             "application/rss+xml; charset=utf-8", HTML_CACHE,
         ))

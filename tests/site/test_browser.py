@@ -210,3 +210,37 @@ def test_hostile_article_runs_nothing_in_the_browser(local: LocalStack, browser:
     assert watch.dialogs == []
     assert all("Content Security Policy" not in error for error in watch.errors), watch.errors
     context.close()
+
+
+def test_a_form_on_another_site_is_refused(site: LocalStack, browser: Any, outbox: Callable[[], list[Any]]) -> None:
+    """Another site's page posts our signup form: Chromium sends its Origin, or ``null`` from a
+    page with no-referrer, and ``Sec-Fetch-Site: cross-site``; the site server passes both on
+    as CloudFront does, and the visitor lands on the Danish 403 page. Nothing is recorded."""
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    for name, head, origin in (("foreign-origin", "", "http://evil.example"),
+                               ("origin-null", '<meta name="referrer" content="no-referrer">', "null")):
+        # A real challenge and its answer: only where the post came from is wrong.
+        challenge = context.request.post(f"{site.api_url}/captcha", data="{}",
+                                         headers={"Content-Type": "application/json"})
+        captcha_id = challenge.json()["captcha_id"]
+        form = (f'<!doctype html><html lang="en"><head><title>Win</title>{head}</head><body>'
+                f'<form method="post" action="{site.api_url}/subscriptions">'
+                f'<input name="email" value="offer@example.dk"><input name="captcha_id" value="{captcha_id}">'
+                f'<input name="captcha_answer" value="{ANSWER}"><input name="consent" value="on">'
+                '<button type="submit">Win a prize</button></form></body></html>')
+        page.route("http://evil.example/**", lambda route, _request, body=form: route.fulfill(
+            status=200, content_type="text/html", body=body))
+        page.goto("http://evil.example/")
+        with page.expect_response(lambda r: r.url.endswith("/api/subscriptions")) as posted:
+            page.click("button[type=submit]")
+        # (Playwright does not list the Sec-Fetch-* headers Chromium adds; the API reads them.)
+        assert posted.value.request.all_headers().get("origin") == origin, name
+        assert posted.value.status == 403, name
+        page.wait_for_load_state()
+        assert page.locator("h1").inner_text() == "Formularen kom fra en anden hjemmeside", name
+        assert_accessible(page, f"cross-site refusal ({name})")
+        shot(page, f"cross-site-{name}")
+        page.unroute("http://evil.example/**")
+    assert outbox() == []
+    context.close()

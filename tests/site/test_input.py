@@ -107,3 +107,79 @@ def test_rebuild_renders_every_page_again(broken: Path, capsys: pytest.CaptureFi
     assert "(4 article page(s) rendered)" in out
     assert "render  [##############################] 4/4" in err
     assert "upload  [##############################]" in err
+
+
+# Text that markup must not swallow: an element, an ampersand, a lone "<", quotes, Danish letters.
+MARKUP_TEXTS = ["<img src=x onerror=alert(1)>", "Tom & Jerry", "a < b og c > d",
+                "\"Citat\" og 'apostrof'", "Æbler, øl og blåbær på Ærø"]
+
+
+def _elements_in(fragment: str) -> list[str]:
+    """The elements an HTML reader makes of ``fragment``: none, for text."""
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class Collector(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            found.append(tag)
+
+    collector = Collector()
+    collector.feed(fragment)
+    collector.close()
+    return found
+
+
+def test_titles_and_teasers_reach_feed_readers_and_pages_as_text(tmp_path: Path) -> None:
+    """RSS's description is HTML: a teaser escaped only once became an <img> element in the
+    reader, and "a < b" or "&" were misread. The feed reader must show the text itself."""
+    import html
+    from xml.etree import ElementTree
+
+    import feedparser
+
+    articles = {f"tekst-{number}": (f"Titel {number}: {text}", f"Teaser {number}: {text}")
+                for number, text in enumerate([*MARKUP_TEXTS, " ".join(MARKUP_TEXTS)])}
+    for number, (slug, (title, teaser)) in enumerate(articles.items()):
+        write_article(tmp_path, slug, title=title, teaser=teaser, body="Tekst.",
+                      published_at=f"2024-05-0{number + 1}T09:00:00Z")
+    report = publish_paths([tmp_path])
+    assert sorted(report.created) == sorted(articles)
+    build_site(report.changed, site_url=SITE, api_url=API)
+    stored = bucket_objects()
+
+    feed = feedparser.parse(stored["feed.xml"].body)
+    assert not feed.bozo, feed.get("bozo_exception")
+    entries = {entry.link.rsplit("/", 1)[1]: entry for entry in feed.entries}
+    assert sorted(entries) == sorted(articles)
+    for slug, (title, teaser) in articles.items():
+        entry = entries[slug]
+        assert entry.title == title, slug
+        # feedparser reads the description as HTML and keeps it as (sanitised) HTML: the
+        # text a reader shows is that HTML with its entities decoded once, with no element.
+        assert entry.summary_detail.type == "text/html", slug
+        assert _elements_in(entry.summary) == [], (slug, entry.summary)
+        assert html.unescape(entry.summary) == teaser, (slug, entry.summary)
+    # The same in the XML itself: the title is text, the description HTML that holds text.
+    channel = ElementTree.fromstring(stored["feed.xml"].body).find("channel")  # noqa: S314 - our own output
+    assert channel is not None
+    for item in channel.iter("item"):
+        slug = (item.findtext("link") or "").rsplit("/", 1)[1]
+        title, teaser = articles[slug]
+        description = item.findtext("description") or ""
+        assert item.findtext("title") == title
+        assert _elements_in(description) == [] and html.unescape(description) == teaser
+
+    # Pages and the sitemap are HTML and XML escaped once by Jinja's autoescape: text again.
+    for slug, (title, teaser) in articles.items():
+        page = parse_html(stored[f"artikler/{slug}"].body)
+        assert_nothing_executable(stored[f"artikler/{slug}"].body)
+        assert page.find(".//h1").text == title
+        assert page.find(".//p[@class='lead']").text == teaser
+        assert page.find("head/meta[@name='description']").get("content") == teaser
+    listing = parse_html(stored["artikler"].body)
+    assert_nothing_executable(stored["artikler"].body)
+    shown = {"".join(element.itertext()).strip() for element in listing.iter() if element.tag in ("a", "p")}
+    for title, teaser in articles.values():
+        assert title in shown and teaser in shown
+    ElementTree.fromstring(stored["sitemap.xml"].body)  # noqa: S314 - our own output; it parses

@@ -19,7 +19,8 @@ from chalice.test import Client
 from chalicelib.core.config import get_settings
 
 ANSWER = os.environ["CAPTCHA_TEST_ANSWER"]
-SITE_FORM = "https://borgerdialog.dk/nyhedsbrev/"
+# The site's own signup page: the ledger records a form URL only when it is on our origin.
+SITE_FORM = f"{get_settings().site_url}/nyhedsbrev"
 JSON_HEADERS = {"content-type": "application/json", "user-agent": "Testbrowser/1.0",
                 "referer": SITE_FORM}
 FORM_HEADERS = {**JSON_HEADERS, "content-type": "application/x-www-form-urlencoded"}
