@@ -17,6 +17,8 @@ DynamoDB): they were half the zip (docs/decisions/lambda-package.md).
 The compiled zip also replaces the one Chalice keeps in ``.chalice/deployments/``, so a
 following ``chalice deploy --stage <stage>`` prints "Reusing existing deployment package."
 and ships the compiled zip; it rebuilds (without bytecode) only if the code changed since.
+(Deployed stages are deployed from the merged template, never by ``chalice deploy``:
+docs/decisions/deploy-path.md.)
 
 With ``--merge-template``, infra/template.yaml goes into the same SAM template: the one
 template every deployed stage is deployed from (``infra/merged.py`` says what it adds: the

@@ -188,7 +188,7 @@ def test_functions_wait_for_the_queue_and_topic_their_event_sources_name(merged_
     template = _sam(merged_prod)
     resources = template["Resources"]
     by_name = {merged._function_name(f): (logical_id, f) for logical_id, f in _functions(template).items()}
-    worker_id, worker = by_name["digest_worker"]
+    _, worker = by_name["digest_worker"]
     assert "DigestQueue" in _depends_on(worker)
     notifications_id, notifications = by_name["ses_notifications"]
     assert "SesNotificationsTopic" in _depends_on(notifications)
