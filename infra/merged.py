@@ -155,7 +155,10 @@ def merge_template(stage: str, stage_config: dict[str, Any], app_name: str) -> d
 
     rest_api: dict[str, Any] = {
         # Chalice names every stage's API after the app; the 5xx alarm needs one per stage.
+        # The definition's title says the same, so neither can win over the other (chalice
+        # package deep-merges this into its definition, keeping the rest of it).
         "Name": f"{app_name}-{stage}",
+        "DefinitionBody": {"info": {"title": f"{app_name}-{stage}"}},
         "GatewayResponses": copy.deepcopy(GATEWAY_RESPONSES),
         "AccessLogSetting": {
             "DestinationArn": {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]},

@@ -271,8 +271,10 @@ def test_merged_template_names_its_api_per_stage_and_the_5xx_alarm_watches_that_
         merged_prod: Path) -> None:
     template = _sam(merged_prod)
     assert _stage_independent_names(template) == []
-    api_name = template["Resources"]["RestAPI"]["Properties"]["Name"]
-    assert api_name == "borgerdialog-prod"
+    api = template["Resources"]["RestAPI"]["Properties"]
+    api_name = api["Name"]
+    assert api_name == api["DefinitionBody"]["info"]["title"] == "borgerdialog-prod"
+    assert api["DefinitionBody"]["paths"], "the merge kept Chalice's definition"
     resources = _as_deployed(template)
     resolver = _Resolver({"Stage": "prod", "ApiName": template["Parameters"]["ApiName"]["Default"]}, REGION)
     metrics = resources["Api5xxRateAlarm"]["Properties"]["Metrics"]
