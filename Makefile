@@ -40,7 +40,8 @@ pytest-dynamodb-local: $(STAMP)
 	$(BIN)/python -m devtools.emulators.dynamodb_local test
 
 # The Lambda package for a stage: chalice package, compiled .pyc, checked (wheels, bytecode,
-# size); `chalice deploy --stage $(STAGE)` then reuses it. MERGE=1 adds infra/ to the SAM template.
+# size). MERGE=1 makes build/$(STAGE)/sam.json the stage's one stack (infra/ + functions), the
+# template every deployed stage is deployed from (docs/deploy.md).
 STAGE ?= dev
 package: $(STAMP)
 	$(BIN)/python -m devtools.lambda_package build --stage $(STAGE) $(if $(MERGE),--merge-template)

@@ -19,6 +19,12 @@ from chalicelib.newsletter.pages import bp as newsletter_pages
 from chalicelib.newsletter.ses_events import bp as ses_events
 
 app = Chalice(app_name="borgerdialog")
+# The REST API's BinaryMediaTypes: exactly what a route answers in bytes, nothing by
+# default. API Gateway passes a body through as bytes only when its type is listed here and
+# the request's first Accept value matches it, which `chalice local` does not show
+# (docs/api.md#bytes-through-api-gateway). audio/wav: the CAPTCHA's audio, to be answered
+# on demand by a GET.
+app.api.binary_types = ["audio/wav"]
 # Chalice's app.log defaults to ERROR; the stage decides how much we hear, and in what form.
 configure_logs(app.log, get_settings().log_level, json_lines=get_settings().log_format == "json")
 

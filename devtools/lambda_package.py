@@ -17,11 +17,15 @@ DynamoDB): they were half the zip (docs/decisions/lambda-package.md).
 The compiled zip also replaces the one Chalice keeps in ``.chalice/deployments/``, so a
 following ``chalice deploy --stage <stage>`` prints "Reusing existing deployment package."
 and ships the compiled zip; it rebuilds (without bytecode) only if the code changed since.
+(Deployed stages are deployed from the merged template, never by ``chalice deploy``:
+docs/decisions/deploy-path.md.)
 
-With ``--merge-template``, infra/template.yaml goes into the same SAM template, with the
-stage as the Stage parameter's default and the stage's ``api_throttling`` (config.json) as
-the API's method settings. It also works around aws/chalice#2079 (the API handler's log
-group refers to ``ApiHandler``, which is named ``APIHandler`` in the SAM template).
+With ``--merge-template``, infra/template.yaml goes into the same SAM template: the one
+template every deployed stage is deployed from (``infra/merged.py`` says what it adds: the
+stage's defaults, ``/api/*`` wired to the stack's own REST API, throttling, gateway
+responses, the functions' names, failure destinations and alarms). It also works around
+aws/chalice#2079 (the API handler's log group refers to ``ApiHandler``, which is named
+``APIHandler`` in the SAM template).
 
 ``check`` fails when a distribution in the zip is not a manylinux or pure wheel that
 Lambda's runtime can load (glibc 2.26 for python3.11, 2.34 from 3.12), when a compiled
@@ -74,25 +78,25 @@ def runtime() -> str:
 # --- build ---------------------------------------------------------------------------------
 
 def merge_template(stage: str, out: Path) -> Path:
-    """infra/template.yaml with this stage's defaults and API throttling, for chalice's merge."""
+    """The stage's part of the one stack (``infra.merged.merge_template``), for chalice's merge."""
+    from infra import merged
     from infra.configure import read_config
-    from infra.template import load_template
 
-    template = load_template()
-    template["Parameters"]["Stage"]["Default"] = stage
-    stage_config = read_config()["stages"][stage]
-    limits = stage_config.get("api_throttling")
-    if limits:
-        # Chalice has no setting for stage throttling; in the SAM template it is the API's
-        # method settings (the chalice-deploy path uses `infra.configure throttle`).
-        template["Resources"]["RestAPI"] = {"Properties": {"MethodSettings": [{
-            "ResourcePath": "/*", "HttpMethod": "*",
-            "ThrottlingRateLimit": limits["rate_limit"],
-            "ThrottlingBurstLimit": limits["burst_limit"],
-        }]}}
+    config = read_config()
+    template = merged.merge_template(stage, config["stages"][stage], config["app_name"])
     path = out.parent / f"merge-{stage}.json"
-    path.write_text(json.dumps(template, indent=2), encoding="utf-8")
+    path.write_text(json.dumps(template, indent=2, ensure_ascii=False), encoding="utf-8")
     return path
+
+
+def _wire_functions(out: Path, stage: str) -> None:
+    """Chalice's functions wired into the stack (``infra.merged.wire_functions``)."""
+    from infra import merged
+
+    path = out / "sam.json"
+    template = json.loads(path.read_text(encoding="utf-8"))
+    merged.wire_functions(template, stage)
+    path.write_text(json.dumps(template, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
 def _fix_chalice_2079(out: Path) -> None:
@@ -196,6 +200,8 @@ def build(stage: str, out: Path, merge: bool = False) -> Path:
     print("$", " ".join(command[1:]), flush=True)
     subprocess.run(command, cwd=ROOT, env=env, check=True)
     _fix_chalice_2079(out)
+    if merge:
+        _wire_functions(out, stage)
     package = out / "deployment.zip"
     cache = chalice_cache(_sha256(package))
     count = compile_zip(package)

@@ -3,6 +3,7 @@
     python -m editor publish content/      # upsert articles, update the site, report
     python -m editor rebuild [--force]     # render the whole site again (progress bar)
     python -m editor digest preview|send|runs   # the weekly digest (editor/digest_commands.py)
+    python -m editor replay-failed [--dry-run]  # events functions failed on (editor/replay.py)
 """
 
 from __future__ import annotations
@@ -112,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     from editor.digest_commands import add_commands as add_digest_commands
 
     add_digest_commands(commands)
+    from editor.replay import add_commands as add_replay_commands
+
+    add_replay_commands(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     result: int = args.run(args)
