@@ -11,7 +11,7 @@ mail scanners that open links confirm nothing (the pages are ``newsletter.pages`
 
 Hostile input gets a 4xx, never a 500: a body over 4 KB, not UTF-8, nested deeper than
 ``MAX_DEPTH`` (checked before parsing) or not the documented shape is a 400 (form posts: 303
-to the result page). A POST from another site is a 403 (form posts: the Danish page itself),
+to the result page). A POST from another site is a 400 (form posts: the Danish page itself),
 except the RFC 8058 one-click unsubscribe. See docs/newsletter.md and docs/api.md.
 """
 
@@ -146,15 +146,15 @@ def _cross_site(request: Request) -> bool:
 
 def _cross_site_refusal(request: Request,
                         exempt: Callable[[Request], bool] | None = None) -> Response | None:
-    """403 for a POST from another site (a form post: the Danish page itself, so the status
+    """400 for a POST from another site (a form post: the Danish page itself, so the status
     stays honest), or None to go on; ``exempt`` is only asked about cross-site requests."""
     if not _cross_site(request) or (exempt is not None and exempt(request)):
         return None
     if _is_form(request):
         from chalicelib.newsletter.pages import result_response
 
-        return result_response(CROSS_SITE, 403)
-    return error(403, CROSS_SITE, "Forespørgslen kom fra en anden hjemmeside end vores, så vi har "
+        return result_response(CROSS_SITE, 400)
+    return error(400, CROSS_SITE, "Forespørgslen kom fra en anden hjemmeside end vores, så vi har "
                  "afvist den, og intet er ændret. Brug formularen på vores egen hjemmeside.")
 
 

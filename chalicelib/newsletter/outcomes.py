@@ -16,7 +16,8 @@ SIGNUP_ACCEPTED = "accepted"
 # A link to export or erase was mailed to the subscribed address (or nothing was: the same
 # answer for an unknown address, and within the mail interval).
 RIGHTS_LINK_SENT = "rights-link-sent"
-# A POST from another site's page, refused with 403 (newsletter.actions).
+# A POST from another site's page, refused with 400, not 403: CloudFront shows every 403 as
+# the 404 page (its error response for S3's missing keys applies to every origin).
 CROSS_SITE = "CrossSiteRequest"
 
 
@@ -46,7 +47,7 @@ def busy() -> SubscriptionError:
 def rights_link_required() -> SubscriptionError:
     """A manage token (from a digest, which may have been forwarded) at export or erase."""
     return SubscriptionError(
-        403, "RightsLinkRequired",
+        400, "RightsLinkRequired",
         "Linket fra nyhedsbrevet kan kun afmelde. For at hente eller slette dine data skal du bede "
         "om et link (POST /subscriptions/rights-link eller knappen »Send mig et link«); vi sender "
         "det til den adresse, du er tilmeldt med.",

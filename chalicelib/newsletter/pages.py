@@ -118,7 +118,7 @@ RESULTS: dict[str, tuple[str, str]] = {
                            "eller slette dine data til den adresse, du er tilmeldt med."),
     "RightsLinkExpired": ("Linket er udløbet", "Et link til at hente eller slette dine data virker kun "
                           "i en time. Åbn linket i mailen igen, så kan du bede om et nyt."),
-    # A form post from another site's page (403): nothing was done.
+    # A form post from another site's page (400): nothing was done.
     CROSS_SITE: ("Formularen kom fra en anden hjemmeside", "Af sikkerhedshensyn tager vi kun imod "
                  "formularer fra vores egen hjemmeside, så vi har ikke gjort noget. Vil du tilmelde dig "
                  "nyhedsbrevet, så brug formularen på vores hjemmeside. Kom du fra et link i en mail "

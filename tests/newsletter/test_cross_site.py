@@ -1,8 +1,8 @@
-"""Posts from another site's page are refused (403), except the RFC 8058 one-click unsubscribe.
+"""Posts from another site's page are refused (400), except the RFC 8058 one-click unsubscribe.
 
 A browser tells where a post comes from: ``Origin`` (``null`` from a page with
 ``Referrer-Policy: no-referrer``, ours included) and ``Sec-Fetch-Site``. A form post gets the
-Danish 403 page, a JSON post ``{"Code", "Message"}``; nothing is written and no mail is sent.
+Danish 400 page, a JSON post ``{"Code", "Message"}``; nothing is written and no mail is sent.
 The ledger only ever records one of our own pages as the form URL.
 """
 
@@ -57,7 +57,7 @@ def _form_fields(client: Client, email: str) -> list[tuple[str, str]]:
 
 
 def _assert_refusal_page(response: Any, name: str) -> None:
-    assert response.status_code == 403, (name, response.status_code, response.headers)
+    assert response.status_code == 400, (name, response.status_code, response.headers)
     assert response.headers["Content-Type"].startswith("text/html"), name
     assert response.headers["Cache-Control"] == "no-store", name
     page = response.body.decode()
@@ -73,7 +73,7 @@ def test_a_signup_from_another_site_is_refused_and_leaves_nothing(client: Client
         _assert_refusal_page(response, name)
 
         answer = post_json(client, "/subscriptions", signup_fields(client, "eva@example.org"), headers)
-        assert answer.status_code == 403, name
+        assert answer.status_code == 400, name
         assert answer.headers["Content-Type"].startswith("application/json"), name
         problem = json.loads(answer.body)
         assert problem["Code"] == "CrossSiteRequest", name
@@ -130,7 +130,7 @@ def test_link_page_forms_from_another_site_change_nothing(client: Client, outbox
         for name, headers in FOREIGN:
             _assert_refusal_page(post_form(client, path, [("token", token)], headers), f"{path}: {name}")
             answer = post_json(client, path, {"token": token}, headers)
-            assert (answer.status_code, json.loads(answer.body)["Code"]) == (403, "CrossSiteRequest"), path
+            assert (answer.status_code, json.loads(answer.body)["Code"]) == (400, "CrossSiteRequest"), path
     assert held_items() == before
     assert Subscriber.get(tokens.subscriber_id("ventende@example.org")).status == PENDING
     assert Subscriber.get(tokens.subscriber_id("eva@example.org")).status == CONFIRMED

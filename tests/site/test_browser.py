@@ -215,7 +215,7 @@ def test_hostile_article_runs_nothing_in_the_browser(local: LocalStack, browser:
 def test_a_form_on_another_site_is_refused(site: LocalStack, browser: Any, outbox: Callable[[], list[Any]]) -> None:
     """Another site's page posts our signup form: Chromium sends its Origin, or ``null`` from a
     page with no-referrer, and ``Sec-Fetch-Site: cross-site``; the site server passes both on
-    as CloudFront does, and the visitor lands on the Danish 403 page. Nothing is recorded."""
+    as CloudFront does, and the visitor lands on the Danish 400 page. Nothing is recorded."""
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     page = context.new_page()
     for name, head, origin in (("foreign-origin", "", "http://evil.example"),
@@ -236,7 +236,7 @@ def test_a_form_on_another_site_is_refused(site: LocalStack, browser: Any, outbo
             page.click("button[type=submit]")
         # (Playwright does not list the Sec-Fetch-* headers Chromium adds; the API reads them.)
         assert posted.value.request.all_headers().get("origin") == origin, name
-        assert posted.value.status == 403, name
+        assert posted.value.status == 400, name
         page.wait_for_load_state()
         assert page.locator("h1").inner_text() == "Formularen kom fra en anden hjemmeside", name
         assert_accessible(page, f"cross-site refusal ({name})")
