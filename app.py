@@ -19,11 +19,16 @@ from chalicelib.newsletter.pages import bp as newsletter_pages
 from chalicelib.newsletter.ses_events import bp as ses_events
 
 app = Chalice(app_name="borgerdialog")
+# Bytes answers: the CAPTCHA audio (GET /captcha/{id}/audio). Chalice's defaults list
+# audio/wav; audio/* lets a request that accepts any audio (Accept: audio/*) have it too.
+for media_type in ("audio/wav", "audio/*"):
+    if media_type not in app.api.binary_types:
+        app.api.binary_types.append(media_type)
 # Chalice's app.log defaults to ERROR; the stage decides how much we hear, and in what form.
 configure_logs(app.log, get_settings().log_level, json_lines=get_settings().log_format == "json")
 
 app.register_blueprint(articles)            # GET /articles, /articles/{slug}, /categories
-app.register_blueprint(captcha)             # POST /captcha
+app.register_blueprint(captcha)             # POST /captcha, GET /captcha/{id}/audio
 app.register_blueprint(newsletter_actions)  # POST /subscriptions[/confirm|unsubscribe|export|erase], consent
 app.register_blueprint(newsletter_pages)    # GET /nyhedsbrev and the pages behind mail links
 app.register_blueprint(ses_events)          # ses_notifications: bounces, complaints, unsubscribe mails
