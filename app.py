@@ -19,17 +19,17 @@ from chalicelib.newsletter.pages import bp as newsletter_pages
 from chalicelib.newsletter.ses_events import bp as ses_events
 
 app = Chalice(app_name="borgerdialog")
-# The REST API's BinaryMediaTypes: exactly what a route answers in bytes, nothing by
-# default. API Gateway passes a body through as bytes only when its type is listed here and
-# the request's first Accept value matches it, which `chalice local` does not show
-# (docs/api.md#bytes-through-api-gateway). audio/wav: the CAPTCHA's audio, to be answered
-# on demand by a GET.
-app.api.binary_types = ["audio/wav"]
+# The types Chalice answers base64-encoded, as bytes: the CAPTCHA's audio (GET
+# /captcha/{id}/audio). audio/* lets a request that accepts any audio have it (Chalice refuses
+# a binary answer whose type the Accept does not name). The deployed REST API treats */* as
+# binary (infra/merged.py), so the browser's Accept order does not matter there
+# (docs/api.md#bytes-through-api-gateway).
+app.api.binary_types = ["audio/wav", "audio/*"]
 # Chalice's app.log defaults to ERROR; the stage decides how much we hear, and in what form.
 configure_logs(app.log, get_settings().log_level, json_lines=get_settings().log_format == "json")
 
 app.register_blueprint(articles)            # GET /articles, /articles/{slug}, /categories
-app.register_blueprint(captcha)             # POST /captcha
+app.register_blueprint(captcha)             # POST /captcha, GET /captcha/{id}/audio
 app.register_blueprint(newsletter_actions)  # POST /subscriptions[/confirm|unsubscribe|export|erase], consent
 app.register_blueprint(newsletter_pages)    # GET /nyhedsbrev and the pages behind mail links
 app.register_blueprint(ses_events)          # ses_notifications: bounces, complaints, unsubscribe mails

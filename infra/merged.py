@@ -224,6 +224,14 @@ def _alarm(stage: str, logical_id: str, name: str, *, metric: str, what: str, to
 def wire_functions(template: dict[str, Any], stage: str) -> dict[str, Any]:
     """The merged SAM template with its functions wired into the stack (module docstring)."""
     resources: dict[str, Any] = template["Resources"]
+    # API Gateway decides "bytes or text" by the request's FIRST Accept value. A browser's
+    # navigation to the no-JavaScript audio link starts with text/html, an <audio> element's
+    # with audio/webm: with only audio/wav listed they would get base64 text. With */* every
+    # Accept matches, and only what the function marks base64 (Chalice's binary_types: the
+    # audio) is turned back into bytes; JSON and HTML pass as text. Request bodies then reach
+    # the function base64'd, which Chalice decodes (docs/api.md#bytes-through-api-gateway).
+    definition = resources["RestAPI"]["Properties"]["DefinitionBody"]
+    definition["x-amazon-apigateway-binary-media-types"] = ["*/*"]
     functions = {logical_id: resource for logical_id, resource in resources.items()
                  if resource["Type"] == "AWS::Serverless::Function"}
     queues = _physical_names(resources, stage, "AWS::SQS::Queue", "QueueName")

@@ -1,8 +1,13 @@
 """Self-hosted CAPTCHA challenges: make one (picture + Danish audio), consume it once.
 
-- ``create()``: a random answer; ``captcha/<id>.png`` and ``.wav`` PUT to the site bucket,
-  then one item holding only HMAC(captcha key, id ‖ answer). Objects first, item last: no id
-  ever points at missing files. 1 DynamoDB write, 1 S3 PUT per file.
+- The answer is never stored: it is derived from the challenge id with the captcha key
+  (``answer_for``: HMAC(key, "answer" ‖ id) mapped onto the alphabet), so the picture can be
+  drawn at creation and the audio read out later, on demand, from the id alone.
+- ``create()``: a new id; ``captcha/<id>.png`` PUT to the site bucket, then one item holding
+  only HMAC(captcha key, id ‖ answer). Object first, item last: no id ever points at a
+  missing picture. 1 S3 PUT, 1 DynamoDB write.
+- ``audio(id)``: the WAV of a live challenge, rendered now (``GET /captcha/{id}/audio``):
+  1 DynamoDB read, no write anywhere.
 - ``consume(id, answer, subject)``: one conditional UpdateItem (right MAC, not solved, fewer
   than 3 wrong answers, not expired), so a right answer succeeds exactly once however many
   requests race; returns a ``Solved`` receipt. Only a refusal reads the item to say why
@@ -49,7 +54,7 @@ OBJECT_CACHE_CONTROL = "private, max-age=600, immutable"
 TTL_SLACK = timedelta(hours=1)
 
 _ID_RE = re.compile(rf"^[0-9a-f]{{{ID_BYTES * 2}}}$")
-_NEW_CHALLENGE = "Hent en ny udfordring (knappen 'Nyt billede') og prøv igen."
+_NEW_CHALLENGE = "Hent et nyt billede (knappen 'Nyt billede') og prøv igen."
 
 
 class CaptchaRejected(Exception):
@@ -80,8 +85,8 @@ class Solved:
 @dataclass(frozen=True)
 class Challenge:
     captcha_id: str
-    image_url: str
-    audio_url: str
+    image_url: str  # the picture in the site bucket, through the CDN
+    audio_url: str  # the API's audio route: read out when the visitor asks for it
     expires_at: datetime
 
 
@@ -93,10 +98,17 @@ def random_answer() -> str:
     return "".join(secrets.choice(CAPTCHA_ALPHABET) for _ in range(CAPTCHA_LENGTH))
 
 
+# Characters left out of the alphabet because people took one for the other in our
+# pictures: typed, each counts as the one the picture can show (N is never drawn, so an N
+# typed was an M read as N). A guesser gains nothing: it already knows the alphabet.
+LOOK_ALIKES = str.maketrans({"N": "M", "X": "K", "Y": "V", "T": "7", "Z": "2", "Q": "D", "4": "A"})
+
+
 def normalise(answer: str) -> str:
     """What the visitor meant: full-width and other compatibility forms folded (NFKC),
-    spaces dropped (audio listeners type "k 7 m 2 p"), case ignored."""
-    return "".join(unicodedata.normalize("NFKC", answer).split()).upper()
+    spaces dropped (audio listeners type "k 7 m 2 p"), case ignored, look-alikes of the
+    alphabet's characters taken as them (``LOOK_ALIKES``)."""
+    return "".join(unicodedata.normalize("NFKC", answer).split()).upper().translate(LOOK_ALIKES)
 
 
 def _possible_answer(normalised: str) -> bool:
@@ -107,16 +119,16 @@ def is_captcha_id(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and _ID_RE.fullmatch(value) is not None
 
 
-def object_keys(captcha_id: str) -> tuple[str, str]:
-    return f"{KEY_PREFIX}{captcha_id}.png", f"{KEY_PREFIX}{captcha_id}.wav"
+def image_key(captcha_id: str) -> str:
+    return f"{KEY_PREFIX}{captcha_id}.png"
 
 
 def _rejected(code: str) -> CaptchaRejected:
     messages = {
-        "unknown": f"Udfordringen findes ikke. {_NEW_CHALLENGE}",
-        "expired": f"Udfordringen er udløbet (den gælder i 10 minutter). {_NEW_CHALLENGE}",
-        "used": f"Udfordringen er allerede brugt. {_NEW_CHALLENGE}",
-        "exhausted": f"For mange forkerte svar på denne udfordring. {_NEW_CHALLENGE}",
+        "unknown": f"Vi kender ikke det billede med tegn. {_NEW_CHALLENGE}",
+        "expired": f"Billedet med tegn er udløbet (det gælder i 10 minutter). {_NEW_CHALLENGE}",
+        "used": f"Billedet med tegn er allerede brugt. {_NEW_CHALLENGE}",
+        "exhausted": f"Der er skrevet forkerte tegn for mange gange til dette billede. {_NEW_CHALLENGE}",
     }
     return CaptchaRejected(code, messages[code])
 
@@ -124,7 +136,8 @@ def _rejected(code: str) -> CaptchaRejected:
 def _wrong(left: int) -> CaptchaRejected:
     if left <= 0:
         return CaptchaRejected("wrong", f"Tegnene passer ikke, og der er ikke flere forsøg. {_NEW_CHALLENGE}")
-    return CaptchaRejected("wrong", f"Tegnene passer ikke. Prøv igen (du har {left} forsøg tilbage).")
+    return CaptchaRejected("wrong", f"Tegnene passer ikke. Prøv igen med samme billede "
+                                    f"(du har {left} forsøg tilbage) eller med et nyt billede.")
 
 
 def _unavailable_or_raise(captcha_id: str, problem: Exception) -> CaptchaUnavailable:
@@ -138,7 +151,11 @@ def _unavailable_or_raise(captcha_id: str, problem: Exception) -> CaptchaUnavail
 
 class CaptchaService:
     """Challenges in one bucket and table, with an injectable answer source and clock
-    (tests fix the answer or move the clock; the app uses :func:`default_service`)."""
+    (tests fix the answer or move the clock; the app uses :func:`default_service`).
+
+    ``answers`` maps a challenge id to its answer and must give the same answer for the
+    same id every time (the audio is rendered later from the id); by default the answer
+    is derived from the id with the key. ``api_url`` defaults to the stage's."""
 
     def __init__(
         self,
@@ -146,14 +163,29 @@ class CaptchaService:
         key: bytes,
         bucket: str,
         site_url: str,
-        answers: Callable[[], str] = random_answer,
+        api_url: str | None = None,
+        answers: Callable[[str], str] | None = None,
         clock: Clock = utcnow,
     ) -> None:
         self._key = key
         self._bucket = bucket
         self._site_url = site_url.rstrip("/")
+        self._api_url = (get_settings().api_url if api_url is None else api_url).rstrip("/")
         self._answers = answers
         self._clock = clock
+
+    def answer_for(self, captcha_id: str) -> str:
+        """The answer of challenge ``captcha_id``: HMAC(key, "answer" ‖ id) read as a number
+        in base len(alphabet) (bias below 2**-200), unless an answer source was given."""
+        if self._answers is not None:
+            return normalise(self._answers(captcha_id))
+        number = int.from_bytes(
+            hmac.new(self._key, f"answer|{captcha_id}".encode(), hashlib.sha256).digest(), "big")
+        chars = []
+        for _ in range(CAPTCHA_LENGTH):
+            number, index = divmod(number, len(CAPTCHA_ALPHABET))
+            chars.append(CAPTCHA_ALPHABET[index])
+        return "".join(chars)
 
     def _mac(self, captcha_id: str, normalised_answer: str) -> str:
         message = f"{captcha_id}|{normalised_answer}".encode()
@@ -168,13 +200,12 @@ class CaptchaService:
         from botocore.exceptions import BotoCoreError, ClientError
         from pynamodb.exceptions import PynamoDBException
 
-        from chalicelib.captcha.audio import render_wav
         from chalicelib.captcha.model import ChallengeItem
         from chalicelib.captcha.picture import render_png
 
-        answer = normalise(self._answers())
         captcha_id = new_id()
-        png_key, wav_key = object_keys(captcha_id)
+        answer = self.answer_for(captcha_id)
+        png_key = image_key(captcha_id)
         now = self._clock()
         expires_at = now + LIFETIME
         item = ChallengeItem(
@@ -187,17 +218,41 @@ class CaptchaService:
         )
         try:
             self._put(png_key, render_png(answer), "image/png")
-            self._put(wav_key, render_wav(answer), "audio/wav")
-            # Objects first, item last: see the module docstring.
+            # Object first, item last: see the module docstring.
             item.save(condition=ChallengeItem.captcha_id.does_not_exist())
         except (BotoCoreError, ClientError, PynamoDBException) as problem:
             raise _unavailable_or_raise(captcha_id, problem) from problem
         return Challenge(
             captcha_id=captcha_id,
             image_url=f"{self._site_url}/{png_key}",
-            audio_url=f"{self._site_url}/{wav_key}",
+            audio_url=f"{self._api_url}/captcha/{captcha_id}/audio",
             expires_at=expires_at,
         )
+
+    def audio(self, captcha_id: object) -> bytes:
+        """The WAV of a live challenge (not expired, solved or used up), rendered now: one
+        consistent GetItem, no write. Raises :class:`CaptchaRejected` otherwise."""
+        if not is_captcha_id(captcha_id):
+            raise _rejected("unknown")
+        from pynamodb.exceptions import DoesNotExist, PynamoDBException
+
+        from chalicelib.captcha.audio import render_wav
+        from chalicelib.captcha.model import ChallengeItem
+
+        try:
+            # Consistent: the page asks for the audio right after the challenge was made.
+            item = ChallengeItem.get(captcha_id, consistent_read=True)
+        except DoesNotExist:
+            raise _rejected("unknown") from None
+        except PynamoDBException as problem:
+            raise _unavailable_or_raise(captcha_id, problem) from problem
+        if item.expires_at <= self._clock():
+            raise _rejected("expired")
+        if item.solved_at is not None:
+            raise _rejected("used")
+        if item.wrong_answers >= MAX_WRONG_ANSWERS:
+            raise _rejected("exhausted")
+        return render_wav(self.answer_for(captcha_id))
 
     def _put(self, key: str, body: bytes, content_type: str) -> None:
         # No Metadata: nothing about the answer may travel with the object.
@@ -218,8 +273,8 @@ class CaptchaService:
         if len(answer) > MAX_ANSWER_CHARS or not _possible_answer(normalised):
             # Cannot be right whatever the challenge: said at once, without a call, and not
             # counted as a try (a typo of four characters should not burn one).
-            raise CaptchaRejected("wrong", f"Skriv de {CAPTCHA_LENGTH} tegn fra billedet "
-                                           "(bogstaver og tal, uden 0, O, 1, I og L).")
+            raise CaptchaRejected("wrong", f"Skriv de {CAPTCHA_LENGTH} tegn fra billedet: "
+                                           "store eller små bogstaver og tallene 2 til 9.")
         from pynamodb.exceptions import PynamoDBException, UpdateError
 
         from chalicelib.captcha.model import ChallengeItem
@@ -319,25 +374,31 @@ def _reserved_for(reservation: str | None) -> Any:
     return free if reservation is None else free | (ChallengeItem.reserved_for == reservation)
 
 
-def _fixed(answer: str) -> Callable[[], str]:
-    return lambda: answer
+def _fixed(answer: str) -> Callable[[str], str]:
+    return lambda _captcha_id: answer
 
 
 @lru_cache(maxsize=1)
 def default_service() -> CaptchaService:
-    """The app's service: the stage's bucket, the derived captcha key, and random answers
-    unless ``CAPTCHA_TEST_ANSWER`` fixes them (local stage and tests only)."""
+    """The app's service: the stage's bucket, the derived captcha key, and answers derived
+    from the id unless ``CAPTCHA_TEST_ANSWER`` fixes them (local stage and tests only)."""
     settings = get_settings()
-    answers = _fixed(settings.captcha_test_answer) if settings.captcha_test_answer else random_answer
+    answers = _fixed(settings.captcha_test_answer) if settings.captcha_test_answer else None
     return CaptchaService(
         key=settings.secret_for("captcha"), bucket=settings.bucket,
-        site_url=settings.site_url, answers=answers,
+        site_url=settings.site_url, api_url=settings.api_url, answers=answers,
     )
 
 
 def create_challenge() -> Challenge:
-    """A new challenge: 1 DynamoDB write, 1 S3 PUT per file."""
+    """A new challenge: 1 S3 PUT (the picture), 1 DynamoDB write."""
     return default_service().create()
+
+
+def challenge_audio(captcha_id: str) -> bytes:
+    """The WAV of a live challenge, rendered now: 1 DynamoDB read. Raises
+    :class:`CaptchaRejected` for an unknown, expired, solved or used-up one."""
+    return default_service().audio(captcha_id)
 
 
 def consume(captcha_id: str, answer: str, subject: str | None = None) -> Solved:

@@ -324,13 +324,20 @@ def subscribe() -> Response:
     from chalicelib.limits.limiter import RateLimited
     from chalicelib.newsletter.signup import MailUnavailable, default_signup
 
+    fields: dict[str, Any] = {}
     try:
         signup = default_signup()
-        signup.run(signup.parse(_signup_fields(request)), _context(request))
+        fields = _signup_fields(request)
+        signup.run(signup.parse(fields), _context(request))
     except SubscriptionError as problem:
         return _refused(request, problem)
     except CaptchaRejected as rejected:
         code = "Captcha" + rejected.code.capitalize()
+        if _is_form(request):
+            # The form again, a new picture, the message beside the answer field.
+            from chalicelib.newsletter.pages import signup_form_again
+
+            return signup_form_again(code, fields)
         return _refused(request, SubscriptionError(400, code, rejected.message))
     except RateLimited as limited:
         return _rate_limited(request, limited)

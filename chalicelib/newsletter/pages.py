@@ -179,6 +179,23 @@ def rate_limited_page(retry_after: int) -> Response:
 
 @bp.route("/nyhedsbrev", methods=["GET"])
 def signup_form() -> Response:
+    return _form_with_new_picture(200)
+
+
+def signup_form_again(code: str, fields: dict[str, Any]) -> Response:
+    """A form post whose answer was refused (``code``: CaptchaWrong, CaptchaExpired, ...):
+    the form page again, 400, with a new picture, the message beside the answer field and
+    what the visitor had filled in, so they type only the new characters."""
+    from chalicelib.captcha.words import NEW_PICTURE_AFTER
+
+    topics = fields.get("topics")
+    filled = {"email": fields.get("email") if isinstance(fields.get("email"), str) else "",
+              "topics": [t for t in topics if isinstance(t, str)] if isinstance(topics, list) else [],
+              "consent": fields.get("consent") is True}
+    return _form_with_new_picture(400, captcha_error=NEW_PICTURE_AFTER[code], filled=filled)
+
+
+def _form_with_new_picture(status_code: int, **form: Any) -> Response:
     from chalicelib.captcha import challenges
     from chalicelib.site.pages import signup_page
 
@@ -194,8 +211,8 @@ def signup_form() -> Response:
         return Response(body=body, status_code=503, headers={**headers, "Retry-After": "5"})
     fresh = {"captcha_id": challenge.captcha_id, "image_url": challenge.image_url,
              "audio_url": challenge.audio_url}
-    return Response(body=signup_page(settings.site_url, settings.api_url, captcha=fresh),
-                    status_code=200, headers=headers)
+    return Response(body=signup_page(settings.site_url, settings.api_url, captcha=fresh, **form),
+                    status_code=status_code, headers=headers)
 
 
 @bp.route("/subscriptions/confirm", methods=["GET"])

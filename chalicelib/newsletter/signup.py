@@ -104,7 +104,7 @@ def parse_signup(fields: Mapping[str, Any], *, consent_version: str) -> SignupIn
         raise _bad("UnknownTopic", f"Ukendt emne. Vælg blandt: {', '.join(known)}.")
     captcha_id, answer = fields["captcha_id"], fields["captcha_answer"]
     if not captcha_id or len(captcha_id) > 100:
-        raise _bad("CaptchaMissing", "Hent en ny CAPTCHA og prøv igen.")
+        raise _bad("CaptchaMissing", "Hent et nyt billede med tegn og prøv igen.")
     if not answer.strip() or len(answer) > 20:
         raise _bad("CaptchaMissing", "Skriv tegnene fra billedet (eller lydfilen).")
 

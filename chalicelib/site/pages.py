@@ -7,6 +7,8 @@ renders only the signup page with a fresh challenge for visitors without JavaScr
 
 from __future__ import annotations
 
+from typing import Any
+
 SITE_NAME = "Center for Borgerdialog"
 SITE_DESCRIPTION = "Nyt om erfaringer, cases, metoder, udgivelser om borgerdialog."
 
@@ -17,9 +19,15 @@ def article_key(slug: str) -> str:
 
 
 def signup_page(site_url: str, api_url: str, *, captcha: dict[str, str] | None = None,
-                error: str | None = None) -> str:
+                error: str | None = None, captcha_error: str | None = None,
+                filled: dict[str, Any] | None = None) -> str:
     """The signup page: static (no challenge: the script fetches one) or the API's
-    no-JavaScript form page with a fresh ``captcha`` ({captcha_id, image_url, audio_url})."""
+    no-JavaScript form page with a fresh ``captcha`` ({captcha_id, image_url, audio_url});
+    after a refused answer, with ``captcha_error`` beside the answer field and what the
+    visitor had ``filled`` in ({email, topics, consent})."""
+    import json
+
+    from chalicelib.captcha.words import NEW_PICTURE_AFTER
     from chalicelib.core import templating
     from chalicelib.newsletter import consent
 
@@ -28,6 +36,9 @@ def signup_page(site_url: str, api_url: str, *, captcha: dict[str, str] | None =
             "canonical": f"{site_url}/nyhedsbrev"}
     text = templating.render("site/newsletter.html", site_url=site_url, api_url=api_url, page=page,
                              captcha=captcha, error=error, noindex=captcha is not None,
+                             captcha_error=captcha_error, filled=filled,
+                             # The script says the same words as the form page after a refusal.
+                             captcha_messages=json.dumps(NEW_PICTURE_AFTER, ensure_ascii=False),
                              # The one consent text (data/consent.json); the signup checks
                              # that the version the form showed is still the current one.
                              consent=consent.current(),

@@ -21,15 +21,35 @@
     this.idField = form.querySelector("input[name=captcha_id]");
     this.answer = form.querySelector("input[name=captcha_answer]");
     this.audio = form.querySelector("[data-captcha-audio]");
+    this.captchaError = form.querySelector("[data-captcha-error]");
     this.status = form.querySelector("[data-form-status]");
     this.submit = form.querySelector("button[type=submit]");
     this.audioUrl = "";
+    this.audioBlob = "";
+    // What to say beside the answer field when a refused answer brought a new picture
+    // (chalicelib/captcha/words.py; the no-JavaScript form page says the same).
+    try {
+      this.afterRefusal = JSON.parse(form.getAttribute("data-captcha-messages") || "{}");
+    } catch (e) {
+      this.afterRefusal = {};
+    }
   }
 
   Signup.prototype.say = function (kind, message) {
     this.status.className = "notice " + kind;
     this.status.setAttribute("role", kind === "error" ? "alert" : "status");
     text(this.status, message);
+  };
+
+  // A message beside the answer field (empty: none), and the field marked as wrong.
+  Signup.prototype.fieldError = function (message) {
+    text(this.captchaError, message);
+    this.captchaError.hidden = !message;
+    if (message) {
+      this.answer.setAttribute("aria-invalid", "true");
+    } else {
+      this.answer.removeAttribute("aria-invalid");
+    }
   };
 
   Signup.prototype.newChallenge = function () {
@@ -46,8 +66,9 @@
         }
         self.idField.value = data.captcha_id;
         self.image.src = data.image_url;
-        self.image.setAttribute("alt", "Billede med de tegn, du skal skrive i feltet nedenfor");
+        self.image.setAttribute("alt", "Billede med fem tegn, som du skal skrive i feltet nedenfor");
         self.audioUrl = data.audio_url || "";
+        self.forgetAudio();
         self.answer.value = "";
       });
     }).catch(function (error) {
@@ -55,13 +76,43 @@
     });
   };
 
-  Signup.prototype.play = function () {
-    if (!this.audioUrl) { return; }
-    this.audio.src = this.audioUrl;
-    var played = this.audio.play();
-    if (played && played.catch) {
-      played.catch(function () { /* the visitor can press again; nothing to report */ });
+  Signup.prototype.forgetAudio = function () {
+    this.audio.removeAttribute("src");
+    if (this.audioBlob) {
+      URL.revokeObjectURL(this.audioBlob);
+      this.audioBlob = "";
     }
+  };
+
+  // The audio is made by the API when asked for. It is fetched here with Accept: audio/wav,
+  // because API Gateway answers bytes only to a request whose first Accept type is a binary
+  // one, which a browser's own media request is not; it then plays from a blob: URL.
+  Signup.prototype.play = function () {
+    var self = this;
+    if (!self.audioUrl) { return; }
+    var start = function () {
+      var played = self.audio.play();
+      if (played && played.catch) {
+        played.catch(function () { /* the visitor can press again; nothing to report */ });
+      }
+    };
+    if (self.audioBlob) { start(); return; }
+    fetch(self.audioUrl, { headers: { "Accept": "audio/wav" }, credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) {
+          return readJSON(response).then(function (data) {
+            throw new Error(data.Message || "Lyden kunne ikke hentes. Prøv igen om lidt.");
+          });
+        }
+        return response.blob();
+      }).then(function (blob) {
+        self.forgetAudio();
+        self.audioBlob = URL.createObjectURL(blob);
+        self.audio.src = self.audioBlob;
+        start();
+      }).catch(function (error) {
+        self.fieldError(error.message);
+      });
   };
 
   Signup.prototype.send = function (event) {
@@ -77,6 +128,7 @@
       consent_version: data.get("consent_version") || ""
     };
     self.submit.disabled = true;
+    self.fieldError("");
     self.say("", "Sender …");
     fetch(self.form.action, {
       method: "POST",
@@ -90,9 +142,26 @@
           self.say("success", body.message || self.form.getAttribute("data-success"));
           return;
         }
-        self.say("error", body.Message || "Tilmeldingen mislykkedes. Prøv igen.");
-        // A challenge is used up by any attempt: show a fresh one.
-        self.newChallenge();
+        var code = body.Code || "";
+        var instead = self.afterRefusal[code];
+        if (instead) {
+          // The picture could not be used (a wrong answer, expired, used): a new one,
+          // and the message beside the answer field says so.
+          self.say("", "");
+          self.newChallenge().then(function () {
+            self.fieldError(instead);
+            self.answer.focus();
+          });
+        } else if (code === "CaptchaMissing") {
+          self.say("", "");
+          self.fieldError(body.Message || "Skriv tegnene fra billedet.");
+          self.answer.focus();
+        } else {
+          self.say("error", body.Message || "Tilmeldingen mislykkedes. Prøv igen.");
+          // A limit keeps the picture's answer spent; other refusals (an address, a
+          // consent) come before the picture is checked, and busy AWS gives it back.
+          if (response.status === 429) { self.newChallenge(); }
+        }
       });
     }).catch(function () {
       self.say("error", "Der er ingen forbindelse lige nu. Prøv igen om lidt.");
@@ -110,6 +179,7 @@
     var noJs = document.querySelectorAll("[data-nojs-only]");
     for (i = 0; i < noJs.length; i += 1) { noJs[i].hidden = true; }
     self.form.querySelector("[data-captcha-reload]").addEventListener("click", function () {
+      self.fieldError("");
       self.newChallenge();
     });
     self.form.querySelector("[data-captcha-play]").addEventListener("click", function () {

@@ -1,6 +1,7 @@
 """CAPTCHA creation under AWS faults (POST /captcha, and GET /nyhedsbrev that makes one for
 visitors without JavaScript): every call failed in turn gives a clean 503 and leaves no
-challenge, and the retry gets one that works.
+challenge, and the retry gets one that works. The audio (GET /captcha/{id}/audio) under a
+failing read: a clean 503, and the challenge is untouched.
 
 Faults are injected at the app's botocore clients (tests/support/faults.py); every other
 call goes to moto server as usual.
@@ -14,6 +15,8 @@ import pytest
 from chalice.test import Client
 
 from tests.support.faults import (
+    ACCESS_DENIED,
+    BY_SERVICE,
     INTERNALS,
     SLOW_DOWN,
     THROUGHPUT,
@@ -24,8 +27,8 @@ from tests.support.faults import (
     matrix,
 )
 
-# POST /captcha: picture and audio to S3 first, then the challenge item.
-CAPTCHA_CALLS = ["s3.PutObject", "s3.PutObject", "dynamodb.PutItem"]
+# POST /captcha: the picture to S3 first, then the challenge item (the audio is made on demand).
+CAPTCHA_CALLS = ["s3.PutObject", "dynamodb.PutItem"]
 
 
 def test_captcha_calls_are_the_ones_the_fault_matrix_covers(client: Client, faults: FaultInjector) -> None:
@@ -80,3 +83,30 @@ def test_the_html_signup_form_under_faults_is_a_503_page_then_works(
     assert response.status_code == 200
     (item,) = list(ChallengeItem.scan())
     assert item.captcha_id in response.body.decode()
+
+
+@pytest.mark.parametrize("fault", BY_SERVICE["dynamodb"], ids=lambda f: f.code)
+def test_the_audio_while_dynamodb_fails_is_a_clean_503_then_plays(
+        client: Client, faults: FaultInjector, fault: Fault) -> None:
+    from tests.support.captcha import fixed_answer, new_challenge
+
+    captcha_id = new_challenge(client)
+    faults.inject("dynamodb.GetItem", fault)
+    response = client.http.get(f"/captcha/{captcha_id}/audio", headers={"accept": "audio/wav"})
+    assert_clean_unavailable(response.status_code, response.headers, response.body.decode())
+    faults.clear()
+    response = client.http.get(f"/captcha/{captcha_id}/audio", headers={"accept": "audio/wav"})
+    assert response.status_code == 200 and response.headers["Content-Type"] == "audio/wav"
+    from chalicelib.captcha import challenges
+
+    challenges.consume(captcha_id, fixed_answer())
+
+
+def test_the_audio_without_permission_is_a_500_without_internals(client: Client, faults: FaultInjector) -> None:
+    from tests.support.captcha import new_challenge
+
+    captcha_id = new_challenge(client)
+    faults.inject("dynamodb.GetItem", ACCESS_DENIED)
+    response = client.http.get(f"/captcha/{captcha_id}/audio", headers={"accept": "audio/wav"})
+    assert response.status_code == 500
+    assert not any(marker in response.body.decode() for marker in INTERNALS)

@@ -29,7 +29,8 @@ HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 # Operations whose input the server issued (a CAPTCHA id, a link token, a result code): a
 # made-up one is well-formed yet refused, which is right, so "valid data is accepted" cannot
 # apply; every other check still does.
-ISSUED_INPUTS = {("POST", "/subscriptions"), ("GET", "/subscriptions/result")} | {
+ISSUED_INPUTS = {("POST", "/subscriptions"), ("GET", "/subscriptions/result"),
+                 ("GET", "/captcha/{captcha_id}/audio")} | {
     (method, f"/subscriptions/{action}") for method in ("GET", "POST")
     for action in ("confirm", "unsubscribe", "export", "erase")} | {("POST", "/subscriptions/rights-link")}
 

@@ -493,14 +493,16 @@ def test_step_0_asks_for_the_concurrency_the_stages_reserve() -> None:
 # --- 12. bytes through API Gateway ---------------------------------------------------------------
 
 @pytest.mark.no_aws
-def test_rest_api_treats_exactly_the_apps_binary_types_as_bytes(merged_prod: Path) -> None:
+def test_rest_api_passes_the_audio_as_bytes_whatever_the_browser_accepts_first(merged_prod: Path) -> None:
+    """API Gateway looks at the first Accept value only: a browser's navigation (text/html
+    first) or <audio> element (audio/webm first) must still get the WAV's bytes. So the API
+    treats */* as binary, and the function base64-encodes only the audio (Chalice's
+    binary_types), which API Gateway alone turns back into bytes."""
     from app import app
 
     definition = _sam(merged_prod)["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
-    binary = definition["x-amazon-apigateway-binary-media-types"]
-    assert "audio/wav" in binary
-    # Nothing else: a JSON or form body in a listed type would reach the function base64'd.
-    assert binary == app.api.binary_types == ["audio/wav"]
+    assert definition["x-amazon-apigateway-binary-media-types"] == ["*/*"]
+    assert app.api.binary_types == ["audio/wav", "audio/*"]
 
 
 # --- the merged template on moto's CloudFormation ---------------------------------------------------

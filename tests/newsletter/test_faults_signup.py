@@ -208,7 +208,7 @@ def test_when_the_give_back_fails_too_the_answer_is_still_a_clean_503(
 
     again = post_json(client, "/subscriptions", fields)
     assert again.status_code == 400 and json.loads(again.body)["Code"] == "CaptchaUsed"
-    assert "ny udfordring" in json.loads(again.body)["Message"]
+    assert "nyt billede" in json.loads(again.body)["Message"]
     fresh = {**fields, "captcha_id": new_challenge(client)}
     assert post_json(client, "/subscriptions", fresh).status_code == 202
     one_mail_that_confirms(client, outbox, EMAIL)

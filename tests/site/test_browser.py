@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.captcha.words import NEW_PICTURE_AFTER
 from devtools.emulators import moto_server
 from devtools.stack import LocalStack
 from editor.publishing import publish_paths
@@ -31,6 +32,11 @@ ANSWER = os.environ["CAPTCHA_TEST_ANSWER"]
 IMAGE_LOADED = """() => {
   const image = document.querySelector('img[data-captcha-image]');
   return image.src.includes('/captcha/') && image.complete && image.naturalWidth > 0;
+}"""
+# The picture is shown at its own pixel size: scaled, it blurs (issue 14).
+IMAGE_SIZES = """() => {
+  const image = document.querySelector('img[data-captcha-image]');
+  return [image.naturalWidth, image.naturalHeight, image.clientWidth, image.clientHeight];
 }"""
 
 
@@ -101,17 +107,40 @@ def test_signup_with_javascript(site: LocalStack, browser: Any, outbox: Callable
     assert page.locator("[data-nojs-only]").first.is_hidden()
     assert_accessible(page, "newsletter (static, with a challenge)")
     shot(page, "js-1-signup-form")
+    assert page.evaluate(IMAGE_SIZES) == [240, 80, 240, 80]
     first_id = page.input_value("input[name=captcha_id]")
-    with page.expect_response(lambda r: r.url.endswith(f"/captcha/{first_id}.wav")) as played:
+    # The audio is made when asked for, by the API, and fetched as audio/wav.
+    with page.expect_response(lambda r: r.url.endswith(f"/captcha/{first_id}/audio")) as played:
         page.click("button[data-captcha-play]")
-    assert played.value.status in (200, 206) and played.value.headers["content-type"] == "audio/wav"
+    assert played.value.status == 200 and played.value.headers["content-type"] == "audio/wav"
+    assert played.value.headers["cache-control"] == "no-store"
+    assert played.value.request.headers["accept"] == "audio/wav"
+    page.wait_for_function("() => document.querySelector('audio[data-captcha-audio]').src.startsWith('blob:')")
     page.click("button[data-captcha-reload]")
     page.wait_for_function(f"() => document.querySelector('input[name=captcha_id]').value !== '{first_id}'")
     page.wait_for_function(IMAGE_LOADED)
 
     page.fill("#email", "borger.js@example.dk")
-    page.fill("#captcha_answer", ANSWER)
     page.check("input[name=consent]")
+    # A wrong answer: a new picture, and the message beside the field says so.
+    second_id = page.input_value("input[name=captcha_id]")
+    page.fill("#captcha_answer", "22222")
+    page.click("button[type=submit]")
+    error = page.locator("#captcha-error")
+    error.wait_for()
+    assert error.inner_text() == NEW_PICTURE_AFTER["CaptchaWrong"]
+    page.wait_for_function(f"() => document.querySelector('input[name=captcha_id]').value !== '{second_id}'")
+    page.wait_for_function(IMAGE_LOADED)
+    assert page.get_attribute("#captcha_answer", "aria-invalid") == "true"
+    assert page.input_value("#captcha_answer") == "" and page.input_value("#email") == "borger.js@example.dk"
+    assert page.locator("[data-form-status]").inner_text() == ""  # one message, where the answer goes
+    assert_accessible(page, "newsletter (a wrong answer)")
+    shot(page, "js-1b-wrong-answer")
+    # The browser logs the refused post's status itself; nothing else may appear.
+    assert watch.errors == ["Failed to load resource: the server responded with a status of 400 (Bad Request)"]
+    watch.errors.clear()
+
+    page.fill("#captcha_answer", ANSWER)
     page.click("button[type=submit]")
     success = page.locator(".notice.success")
     success.wait_for()
@@ -150,11 +179,19 @@ def test_signup_without_javascript(site: LocalStack, browser: Any, outbox: Calla
     assert page.url == f"{site.api_url}/nyhedsbrev"
     captcha_id = page.input_value("input[name=captcha_id]")
     assert (f"{site.site_url}/captcha/{captcha_id}.png", 200, "image/png") in images
+    assert page.evaluate(IMAGE_SIZES) == [240, 80, 240, 80]
     shot(page, "nojs-2-signup-form")
 
     page.fill("#email", "borger.nojs@example.dk")
-    page.fill("#captcha_answer", ANSWER)
+    page.fill("#captcha_answer", "22222")
     page.check("input[name=consent]")
+    page.click("button[type=submit]")  # a wrong answer: the form again, a new picture
+    assert page.locator("#captcha-error").inner_text() == NEW_PICTURE_AFTER["CaptchaWrong"]
+    assert page.input_value("input[name=captcha_id]") != captcha_id
+    assert page.input_value("#email") == "borger.nojs@example.dk"
+    shot(page, "nojs-2b-wrong-answer")
+
+    page.fill("#captcha_answer", ANSWER)
     page.click("button[type=submit]")  # POST, 303, the result page
     assert page.locator("h1").inner_text() == "Tjek din indbakke"
     shot(page, "nojs-3-check-inbox")
