@@ -23,7 +23,10 @@ class ChaliceWSGI:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"]
         # PATH_INFO arrives decoded; API Gateway sees the path as sent, so quote it back.
-        path = quote(environ.get("PATH_INFO", "/"), safe="/:@!$&'()*+,;=-._~")
+        # ";" stays quoted: chalice local's router (urlparse) would cut ";..." off the last
+        # segment as path parameters and route /articles/;x to /articles, which API Gateway
+        # never does.
+        path = quote(environ.get("PATH_INFO", "/"), safe="/:@!$&'()*+,=-._~")
         if environ.get("QUERY_STRING"):
             path += "?" + environ["QUERY_STRING"]
         headers = {key[5:].replace("_", "-").lower(): value
