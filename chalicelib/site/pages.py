@@ -7,6 +7,8 @@ renders only the signup page with a fresh challenge for visitors without JavaScr
 
 from __future__ import annotations
 
+from typing import Any
+
 SITE_NAME = "Center for Borgerdialog"
 SITE_DESCRIPTION = "Nyt om erfaringer, cases, metoder, udgivelser om borgerdialog."
 
@@ -17,9 +19,10 @@ def article_key(slug: str) -> str:
 
 
 def signup_page(site_url: str, api_url: str, *, captcha: dict[str, str] | None = None,
-                error: str | None = None) -> str:
+                error: str | None = None, footer: dict[str, Any] | None = None) -> str:
     """The signup page: static (no challenge: the script fetches one) or the API's
-    no-JavaScript form page with a fresh ``captcha`` ({captcha_id, image_url, audio_url})."""
+    no-JavaScript form page with a fresh ``captcha`` ({captcha_id, image_url, audio_url}).
+    ``footer``: the editors' footer (links, contact block), which only the site build knows."""
     from chalicelib.core import templating
     from chalicelib.newsletter import consent
 
@@ -31,5 +34,5 @@ def signup_page(site_url: str, api_url: str, *, captcha: dict[str, str] | None =
                              # The one consent text (data/consent.json); the signup checks
                              # that the version the form showed is still the current one.
                              consent=consent.current(),
-                             section="nyhedsbrev")
+                             section="nyhedsbrev", footer=footer)
     return text.rstrip("\n") + "\n"
