@@ -119,14 +119,23 @@ def _has_alpha(image: PILImage.Image) -> bool:
     return image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
 
 
+def _damaged(path: Path) -> ImageError:
+    return ImageError(f"'{path.name}' is not an image Pillow can read (is the file damaged?)")
+
+
 def plan(source: Source) -> Plan:
     """The widths and keys of ``source``'s variants, from its header."""
-    with _open(source.path) as image:
-        width, height = image.size
-        # EXIF orientations 5-8 turn the picture a quarter: width and height swap.
-        if image.getexif().get(0x0112, 1) in (5, 6, 7, 8):
-            width, height = height, width
-        fallback = PNG if _has_alpha(image) else JPEG
+    try:
+        with _open(source.path) as image:
+            width, height = image.size
+            # EXIF orientations 5-8 turn the picture a quarter: width and height swap.
+            if image.getexif().get(0x0112, 1) in (5, 6, 7, 8):
+                width, height = height, width
+            fallback = PNG if _has_alpha(image) else JPEG
+    except (OSError, SyntaxError, ValueError) as problem:
+        if isinstance(problem, ImageError):
+            raise
+        raise _damaged(source.path) from None
     if width < 1 or height < 1:
         raise ImageError(f"'{source.path.name}' has no pixels")
     widths = sorted({w for w in WIDTHS if w < width} | {min(width, WIDTHS[-1])})
@@ -164,11 +173,17 @@ def _upright_srgb(path: Path, largest: int) -> PILImage.Image:
 
 
 def make(found: Plan) -> list[tuple[Variant, bytes]]:
-    """Every variant of ``found``, encoded."""
+    """Every variant of ``found``, encoded. ImageError when the file turns out damaged
+    (a header that reads but pixels that do not)."""
     from PIL import Image
 
     largest = max(v.width for v in found.variants)
-    picture = _upright_srgb(found.source.path, largest)
+    try:
+        picture = _upright_srgb(found.source.path, largest)
+    except (OSError, SyntaxError, ValueError) as problem:
+        if isinstance(problem, ImageError):
+            raise
+        raise _damaged(found.source.path) from None
     made: list[tuple[Variant, bytes]] = []
     for variant in found.variants:
         sized = picture if picture.width == variant.width else picture.resize(
@@ -231,6 +246,7 @@ class ImageReport:
     made: list[str] = field(default_factory=list)  # source files whose variants were made now
     unchanged: list[str] = field(default_factory=list)  # every variant already in the bucket
     put: list[str] = field(default_factory=list)  # keys uploaded
+    failed: dict[str, str] = field(default_factory=dict)  # source digest → why it cannot be shown
 
     def summary(self) -> str:
         return (f"images: {len(self.made)} made ({len(self.put)} variant(s) uploaded), "
@@ -252,13 +268,24 @@ def publish(plans: Iterable[Plan], *, progress: Progress | None = None) -> Image
     missing = [p for p in unique.values() if any(v.key not in manifest.entries for v in p.variants)]
     report.unchanged = sorted(str(p.source.path) for p in unique.values() if p not in missing)
     objects: list[SiteObject] = []
+
+    def attempt(found: Plan) -> list[tuple[Variant, bytes]] | ImageError:
+        try:
+            return make(found)
+        except ImageError as problem:
+            return problem
+
     with ThreadPoolExecutor(max_workers=4) as pool:  # Pillow lets go of the GIL while it codes
-        for number, made in enumerate(pool.map(make, missing), start=1):
-            objects.extend(SiteObject(v.key, body, v.content_type, IMMUTABLE) for v, body in made
-                           if v.key not in manifest.entries)
+        results = zip(missing, pool.map(attempt, missing), strict=True)
+        for number, (found, made) in enumerate(results, start=1):
+            if isinstance(made, ImageError):
+                report.failed[found.source.digest] = str(made)
+            else:
+                objects.extend(SiteObject(v.key, body, v.content_type, IMMUTABLE) for v, body in made
+                               if v.key not in manifest.entries)
             if progress:
                 progress("images", number, len(missing))
-    report.made = sorted(str(p.source.path) for p in missing)
+    report.made = sorted(str(p.source.path) for p in missing if p.source.digest not in report.failed)
     if objects:
         def upload(done: int, total: int) -> None:
             if progress:

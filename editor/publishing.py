@@ -169,6 +169,13 @@ def parse_paths(paths: list[Path], report: Report, progress: Progress | None = N
     return articles, found_pages
 
 
+def _damaged(path: Path, refs: list[content.ImageRef], report: Report) -> bool:
+    failed = [ref for ref in refs if ref.plan.source.digest in report.images.failed]
+    for ref in failed[:1]:
+        report.rejected.append(f"{path}, line {ref.line}: {report.images.failed[ref.plan.source.digest]}")
+    return bool(failed)
+
+
 def publish_paths(paths: list[Path], now: Clock = utcnow, *, site_url: str | None = None,
                   progress: Progress | None = None) -> Report:
     """Parse every file first, reject the bad ones whole, upload the images the good ones
@@ -186,6 +193,9 @@ def publish_paths(paths: list[Path], now: Clock = utcnow, *, site_url: str | Non
     plans = [ref.plan for ref in refs]
     if plans:
         report.images = images.publish(plans, progress=progress)
+    if report.images.failed:  # a picture that turned out damaged when it was made: its files wait
+        articles = [a for a in articles if not _damaged(a.path, a.all_images(), report)]
+        found_pages = [p for p in found_pages if not _damaged(p.path, p.all_images(), report)]
     publish_sources(articles, report, now, site_url)
     if found_pages:
         body_html = {page.slug: _embedded(page, site_url, has_hero=False) for page in found_pages}
