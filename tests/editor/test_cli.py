@@ -182,3 +182,18 @@ def test_the_guide_documents_every_exit_code() -> None:
     documented = {int(code) for code in re.findall(r"^\| `(\d+)` \|", section, re.MULTILINE)}
     codes = {0, 1, cli.EX_USAGE, cli.EX_UNAVAILABLE, cli.EX_TEMPFAIL, cli.EX_NOPERM, cli.EX_CONFIG, 130}
     assert documented == codes
+
+
+def test_a_warning_is_printed_once(tmp_path: Path) -> None:
+    """In a terminal, the site build's problems were printed twice: the command's line and a
+    log line of the same. The command runs here in a subprocess on this test's stack."""
+    from chalicelib.core.config import get_settings
+
+    missing = f"{get_settings().site_url}/billeder/moede.jpg"  # on the site's address, not in the bucket
+    (tmp_path / "a.md").write_text("---\ntitle: Et billede mangler\nteaser: t\ncategory: cases\n---\n"
+                                   f"![Borgermøde i Hvidovre]({missing})\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "editor", "publish", str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True, env=dict(os.environ), check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == (f"warning    et-billede-mangler: image '{missing}' not found; shown as its alt "
+                           "text\n")
