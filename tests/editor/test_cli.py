@@ -20,9 +20,6 @@ from editor.progress import Output
 from tests.support.fixtures import ROOT
 from tests.support.make_run import editor, terminal_environment
 
-NO_AWS_ACCOUNT = {"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-                  "AWS_EC2_METADATA_DISABLED": "true"}
-
 
 @pytest.mark.no_aws
 def test_the_console_script_is_declared_and_runs_the_editor_from_any_folder(tmp_path: Path) -> None:
@@ -109,7 +106,8 @@ def test_a_stale_aws_endpoint_url_is_refused_not_followed(tmp_path: Path) -> Non
 @pytest.mark.no_aws
 def test_a_deployed_stage_without_credentials_is_one_sentence(tmp_path: Path) -> None:
     """The issue's first trap was a raw NoCredentialsError traceback."""
-    done = editor("--stage", "dev", "digest", "runs", HOME=str(tmp_path), **NO_AWS_ACCOUNT)
+    done = editor("--stage", "dev", "digest", "runs", HOME=str(tmp_path), AWS_CONFIG_FILE=os.devnull,
+                  AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true")
     assert done.returncode == cli.EX_NOPERM
     assert done.stderr.startswith("error: no AWS credentials: log in first")
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr

@@ -13,8 +13,8 @@ import pytest
 
 from chalicelib.articles.model import Article
 from editor import cli, images
-from editor.publishing import publish_paths
-from editor.site.build import build_site
+from editor.publishing import Report, publish_paths
+from editor.site.build import BuildReport, build_site
 from tests.support.images import GPS_IFD, photo, transparent_png
 from tests.support.site import API, SITE, bucket_objects, parse_html
 
@@ -46,7 +46,7 @@ def write(folder: Path, *, lead: bool = False, text: str = ARTICLE) -> Path:
     return path
 
 
-def publish(folder: Path) -> tuple[object, object]:
+def publish(folder: Path) -> tuple[Report, BuildReport]:
     report = publish_paths([folder], site_url=SITE)
     assert not report.rejected, report.rejected
     return report, build_site(report.changed, site_url=SITE, api_url=API)
@@ -61,7 +61,12 @@ def test_variants_are_made_once_and_uploaded_once(tmp_path: Path, aws_calls: Cou
     write(tmp_path)
     made: list[str] = []
     real_make = images.make
-    monkeypatch.setattr(images, "make", lambda plan: made.append(plan.source.path.name) or real_make(plan))
+
+    def counted(plan: images.Plan) -> list[tuple[images.Variant, bytes]]:
+        made.append(plan.source.path.name)
+        return real_make(plan)
+
+    monkeypatch.setattr(images, "make", counted)
 
     first, _ = publish(tmp_path)
     stored = image_keys()

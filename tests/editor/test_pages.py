@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,12 +34,12 @@ def publish(folder: Path) -> None:
     build_site(report.changed, site_url=SITE, api_url=API)
 
 
-def footer(body: bytes) -> object:
+def footer(body: bytes) -> Any:
     return parse_html(body).find(".//footer")
 
 
-def text(element: object) -> str:
-    return " ".join("".join(element.itertext()).split())  # type: ignore[attr-defined]
+def text(element: Any) -> str:
+    return " ".join("".join(element.itertext()).split())
 
 
 def test_the_pages_are_published_with_the_site_layout(content: Path) -> None:
