@@ -10,9 +10,12 @@ AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
 
 .PHONY: package run test lint typecheck pytest pytest-dynamodb-local bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt editor/requirements.txt
+# The last step installs the checkout itself: the editors' command, .venv/bin/borgerdialog
+# (pyproject.toml's [project.scripts]).
+$(STAMP): requirements.txt requirements-dev.txt editor/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 run: $(STAMP)

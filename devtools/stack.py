@@ -138,6 +138,9 @@ class LocalStack:
     api: subprocess.Popen[bytes]
     site: Any
     owns_aws: bool = True
+    # What the API's environment adds to this process's: the endpoint, the throwaway
+    # credentials and secrets, the stage, the addresses (make run hands it to the editor).
+    environment: dict[str, str] = field(default_factory=dict)
     stopped: bool = field(default=False)
 
     @classmethod
@@ -157,7 +160,8 @@ class LocalStack:
             if owns_aws:
                 use_aws(server.url, **urls, **settings)
                 create_resources()
-            env = {**os.environ, **local_environment(server.url, **urls, **settings)}
+            added = local_environment(server.url, **urls, **settings)
+            env = {**os.environ, **added}
             api = start_api(api_port, log_dir / "chalice.log", env)
         except BaseException:
             if owns_aws:
@@ -177,7 +181,7 @@ class LocalStack:
                 server.stop()
             raise
         return cls(aws=server, site_url=site_url, api_url=urls["API_URL"], chalice_url=chalice_url,
-                   api=api, site=site, owns_aws=owns_aws)
+                   api=api, site=site, owns_aws=owns_aws, environment=added)
 
     def dead(self) -> list[str]:
         """The processes of this stack that have exited."""

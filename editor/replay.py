@@ -23,6 +23,7 @@ import json
 import os
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,7 +74,7 @@ def replay(sqs: Any, lambda_client: Any, queue_url: str, *, dry_run: bool = Fals
     return result
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, output: Any = None) -> int:
     import boto3
 
     sqs = boto3.client("sqs")
@@ -90,10 +91,11 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if result.unreadable else 0
 
 
-def add_commands(commands: Any) -> None:
+def add_commands(commands: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
     command = commands.add_parser(
         "replay-failed", help="invoke functions again with the events in the async-failures queue")
+    common(command)
     command.add_argument("--dry-run", action="store_true", help="only count what is waiting")
     command.add_argument("--queue",
                          help="default: ASYNC_FAILURE_QUEUE or borgerdialog-<STAGE>-async-failures")
-    command.set_defaults(run=_run)
+    command.set_defaults(run=_run, needs_stack=True)

@@ -29,6 +29,9 @@ os.environ.update(
         "CAPTCHA_TEST_ANSWER": "K7M2P",
         # moto reports SES's sandbox rate (1 mail/s); tests pace far faster than that.
         "DIGEST_MAX_SEND_RATE": "1000",
+        # The editor command in this process works on the environment above, never on a
+        # `make run` of the developer's (editor/target.py); subprocess tests name their stack.
+        "BORGERDIALOG_STACK": "environment",
     }
 )
 os.environ.pop("AWS_PROFILE", None)

@@ -64,6 +64,9 @@ class Article(Model):
     updated_at = UTCDateTimeAttribute()
     # A hash of the editor's source: publishing unchanged content writes nothing.
     content_hash = UnicodeAttribute()
+    # The lead image (front matter ``image``): the editor's ImageSet as JSON, its variants'
+    # keys in the site bucket (editor/images.py); the digest mail shows it. None: no image.
+    lead_image = UnicodeAttribute(null=True)
     # Index keys, present only while published (see module docstring).
     feed = UnicodeAttribute(null=True)
     category_feed = UnicodeAttribute(null=True)

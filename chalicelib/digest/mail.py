@@ -11,9 +11,18 @@ from urllib.parse import quote
 from chalicelib.articles import categories
 from chalicelib.core.config import get_settings
 from chalicelib.core.mail import Mail
+from chalicelib.digest.models import ArticleSummary
 from chalicelib.newsletter import tokens
 
 SENDER_NAME = "Center for Borgerdialog"
+
+
+@dataclass(frozen=True)
+class DigestImage:
+    url: str
+    width: int
+    height: int
+    alt: str
 
 
 @dataclass(frozen=True)
@@ -23,6 +32,16 @@ class DigestArticle:
     teaser: str
     category: str
     published_at: datetime
+    image: DigestImage | None = None
+
+
+def from_summary(summary: ArticleSummary) -> DigestArticle:
+    """An article as the digest record keeps it (``models.ArticleSummary``)."""
+    image = summary.image
+    return DigestArticle(slug=summary.slug, title=summary.title, teaser=summary.teaser,
+                         category=summary.category, published_at=summary.published_at,
+                         image=DigestImage(url=image.url, width=int(image.width), height=int(image.height),
+                                           alt=image.alt) if image is not None else None)
 
 
 def for_topics(articles: Sequence[DigestArticle], topics: Sequence[str]) -> list[DigestArticle]:
@@ -55,6 +74,19 @@ def list_unsubscribe(subscriber_id: str) -> str:
             f"<mailto:{settings.unsubscribe_mailto}?subject={subject}>")
 
 
+MAIL_IMAGE_WIDTH = 552  # the mail's 600 px column less its padding
+
+
+def _mail_image(image: DigestImage | None) -> dict[str, str | int] | None:
+    """The lead image at the mail's column width; its height keeps the proportions, so the
+    mail does not jump when the picture arrives."""
+    if image is None:
+        return None
+    width = min(MAIL_IMAGE_WIDTH, image.width)
+    return {"url": image.url, "alt": image.alt, "width": width,
+            "height": max(1, round(image.height * width / image.width))}
+
+
 def compose(*, week: int, articles: Sequence[DigestArticle], subscriber_id: str, email: str,
             topics: Sequence[str]) -> Mail | None:
     """The mail, or None when nothing in the digest is in the subscriber's topics."""
@@ -69,7 +101,8 @@ def compose(*, week: int, articles: Sequence[DigestArticle], subscriber_id: str,
         "week": week,
         "site_url": get_settings().site_url,
         "articles": [{"title": a.title, "teaser": a.teaser, "url": article_url(a.slug),
-                      "category": labels.get(a.category, a.category), "date": _date(a.published_at)}
+                      "category": labels.get(a.category, a.category), "date": _date(a.published_at),
+                      "image": _mail_image(a.image)}
                      for a in chosen],
         "topics": [labels.get(topic, topic) for topic in topics],
         "unsubscribe_url": unsubscribe_url,

@@ -55,12 +55,22 @@ FANNING_OUT = "fanning-out"  # the fan-out has started and not yet reached the l
 ENQUEUED = "enqueued"  # every eligible subscriber is on the queue
 
 
+class DigestImage(MapAttribute[str, str]):
+    """An article's lead image as the mail shows it: a JPEG or PNG on the site."""
+
+    url = UnicodeAttribute()
+    width = NumberAttribute()
+    height = NumberAttribute()
+    alt = UnicodeAttribute()
+
+
 class ArticleSummary(MapAttribute[str, str]):
     slug = UnicodeAttribute()
     title = UnicodeAttribute()
     teaser = UnicodeAttribute()
     category = UnicodeAttribute()
     published_at = UTCDateTimeAttribute()
+    image = DigestImage(null=True)  # the lead image, when the article has one
 
 
 class Digest(Model):

@@ -33,6 +33,7 @@ from chalicelib.articles.model import PUBLISHED_FEED, Article
 from chalicelib.core.clock import Clock, utcnow
 from chalicelib.core.conditions import condition_failed
 from chalicelib.core.config import get_settings
+from chalicelib.digest import mail as digest_mail
 from chalicelib.digest.messages import SUBSCRIBERS_PER_MESSAGE, QueuedSubscriber, encode_batch
 from chalicelib.digest.models import (
     DIGEST_PK,
@@ -43,12 +44,14 @@ from chalicelib.digest.models import (
     RUN_PK,
     ArticleSummary,
     Digest,
+    DigestImage,
     DigestMarker,
     DigestRun,
 )
 from chalicelib.digest.queue import Queue
 from chalicelib.digest.weeks import digest_id_for
 from chalicelib.newsletter.models import DIGEST_PARTITION, Subscriber
+from chalicelib.site.images import ImageSet
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,8 @@ PAGE_SIZE = 500  # subscribers per Query page (and per cursor save)
 # (Chalice's test client gives 3 s) keeps a third of it instead.
 FANOUT_MARGIN_MS = 20_000
 LEASE = timedelta(minutes=15)  # at most a Lambda's lifetime
+# A mail column is 552 px; twice that for sharp pictures on dense screens.
+MAIL_IMAGE_SOURCE_WIDTH = 960
 
 
 @dataclass(frozen=True)
@@ -72,9 +77,27 @@ class RunResult:
 
 
 def _summary(article: Article) -> ArticleSummary:
+    image = lead_image(article.slug)
     return ArticleSummary(slug=article.slug, title=article.title, teaser=article.teaser,
                           category=article.category,  # type: ignore[no-untyped-call]
-                          published_at=article.published_at)
+                          published_at=article.published_at,
+                          image=DigestImage(url=image.url, width=image.width,  # type: ignore[no-untyped-call]
+                                            height=image.height, alt=image.alt) if image else None)
+
+
+def lead_image(slug: str) -> digest_mail.DigestImage | None:
+    """The article's lead image for the mail (the published index does not carry it): one
+    GetItem of that attribute, for each of a week's few articles, when the digest is made."""
+    try:
+        found = Article.get(slug, attributes_to_get=["lead_image"])
+    except DoesNotExist:
+        return None
+    if not found.lead_image:
+        return None
+    image = ImageSet.from_json(found.lead_image)
+    picture = image.nearest(MAIL_IMAGE_SOURCE_WIDTH)
+    return digest_mail.DigestImage(url=f"{get_settings().site_url}/{picture.key}", width=picture.width,
+                                   height=picture.height, alt=image.alt)
 
 
 class DigestPlanner:

@@ -151,10 +151,7 @@ class DigestWorker:
                 return None
             if digest.created_at.isoformat() != queued.version:
                 return None  # a message from an earlier incarnation of this digest
-            self._digests[key] = [
-                digest_mail.DigestArticle(slug=a.slug, title=a.title, teaser=a.teaser,
-                                          category=a.category, published_at=a.published_at)
-                for a in digest.articles]
+            self._digests[key] = [digest_mail.from_summary(a) for a in digest.articles]
         return self._digests[key]
 
     def _one(self, queued: QueuedSubscriber, remaining_ms: Callable[[], int]) -> str:

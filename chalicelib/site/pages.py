@@ -20,11 +20,12 @@ def article_key(slug: str) -> str:
 
 def signup_page(site_url: str, api_url: str, *, captcha: dict[str, str] | None = None,
                 error: str | None = None, captcha_error: str | None = None,
-                filled: dict[str, Any] | None = None) -> str:
+                filled: dict[str, Any] | None = None, footer: dict[str, Any] | None = None) -> str:
     """The signup page: static (no challenge: the script fetches one) or the API's
     no-JavaScript form page with a fresh ``captcha`` ({captcha_id, image_url, audio_url});
     after a refused answer, with ``captcha_error`` beside the answer field and what the
-    visitor had ``filled`` in ({email, topics, consent})."""
+    visitor had ``filled`` in ({email, topics, consent}). ``footer``: the editors' footer
+    (links, contact block), which only the site build knows."""
     import json
 
     from chalicelib.captcha.words import NEW_PICTURE_AFTER
@@ -42,5 +43,5 @@ def signup_page(site_url: str, api_url: str, *, captcha: dict[str, str] | None =
                              # The one consent text (data/consent.json); the signup checks
                              # that the version the form showed is still the current one.
                              consent=consent.current(),
-                             section="nyhedsbrev")
+                             section="nyhedsbrev", footer=footer)
     return text.rstrip("\n") + "\n"

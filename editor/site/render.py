@@ -1,8 +1,10 @@
-"""Render every object of the static site from article data: pure, no AWS.
+"""Render every object of the static site from article and page data: pure, no AWS.
 
 Keys are extensionless and served with their Content-Type (``artikler/<slug>``), so the
 addresses stay clean on S3 + CloudFront without a rewrite function; the front page is
-``index.html`` (CloudFront's default root object).
+``index.html`` (CloudFront's default root object). Pages (``editor.pages``) live at
+``/<slug>``; the footer every page shares lists those that ask for it and shows the contact
+block of the one that carries it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from chalicelib.articles import categories
 from chalicelib.site import assets
 from chalicelib.site.pages import SITE_DESCRIPTION, SITE_NAME, article_key, signup_page
+from editor.images import OG_WIDTH, ImageSet
 
 HTML_TYPE = "text/html; charset=utf-8"
 # Browsers keep a page a minute, the CDN five; stale copies cover a revalidation or an outage.
@@ -30,7 +33,7 @@ FEED_SIZE = 20
 MONTHS = ("januar", "februar", "marts", "april", "maj", "juni", "juli", "august", "september",
           "oktober", "november", "december")
 
-FIXED_KEYS = ("index.html", "artikler", "nyhedsbrev", "om", "404.html", "feed.xml", "sitemap.xml",
+FIXED_KEYS = ("index.html", "artikler", "nyhedsbrev", "404.html", "feed.xml", "sitemap.xml",
               "robots.txt")
 
 
@@ -66,6 +69,44 @@ class FullArticle:
     body_html: str
     author: str | None
     tags: list[str] = field(default_factory=list)
+    lead: ImageSet | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page that is not an article (editor/pages.py), as the site shows it."""
+
+    slug: str
+    title: str
+    description: str
+    body_html: str
+    footer: bool = False
+    footer_label: str | None = None
+    updated_on: str | None = None  # ISO date
+    contact: dict[str, str] | None = None
+
+
+def phone_uri(phone: str) -> str:
+    """``tel:`` target of a Danish number as written (``24 47 78 18`` → ``+4524477818``)."""
+    digits = "".join(char for char in phone if char.isdigit())
+    if phone.strip().startswith("+"):
+        return f"+{digits}"
+    return f"+45{digits}" if len(digits) == 8 else digits
+
+
+def footer_view(pages: Iterable[Page]) -> dict[str, Any]:
+    """What base.html's footer shows: the contact block (of the page that carries one; an
+    empty field shows nothing) and the links of the pages that ask for one, in order."""
+    listed = list(pages)
+    contact = next((page.contact for page in listed if page.contact), None)
+    view: dict[str, Any] = {"links": [{"slug": page.slug, "label": page.footer_label or page.title}
+                                      for page in listed if page.footer], "contact": None}
+    if contact:
+        phone = contact.get("phone", "")
+        view["contact"] = {**contact, "phone_uri": phone_uri(phone) if phone else "",
+                           "address_lines": [line.strip() for line in contact.get("address", "").split(",")
+                                             if line.strip()]}
+    return view
 
 
 def danish_date(moment: datetime) -> str:
@@ -110,17 +151,20 @@ def _shorten(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-_IMG = re.compile(r"<img\b[^>]*>")
+_IMG = re.compile(r"<picture>(?:(?!</picture>).)*</picture>|<img\b[^>]*>", re.DOTALL)
 _ATTR = re.compile(r'\b(src|alt)="([^"]*)"')
 
 
 def check_images(body_html: str, site_url: str, known_keys: set[str]) -> tuple[str, list[str]]:
     """Replace images that would not load with their alt text, and say which.
 
-    nh3 has already normalised the HTML (double-quoted, escaped attributes), so a regular
-    expression over its output is exact. External https images are the author's choice;
-    anything else must be an object of this site.
+    nh3 has already normalised the HTML (double-quoted, escaped attributes), and a
+    ``<picture>`` is the editor's own (editor/images.py), so a regular expression over the
+    body is exact. External https images are the author's choice; anything else must be an
+    object of this site, and a picture every one of whose variants is.
     """
+    from editor.images import keys_in
+
     problems: list[str] = []
 
     def replace(match: re.Match[str]) -> str:
@@ -128,7 +172,8 @@ def check_images(body_html: str, site_url: str, known_keys: set[str]) -> tuple[s
         src = attrs.get("src", "")
         if src.startswith(("https://", "http://")) and not src.startswith(site_url + "/"):
             return match.group(0)
-        if src.startswith(site_url + "/") and src[len(site_url) + 1:] in known_keys:
+        if src.startswith(site_url + "/") and src[len(site_url) + 1:] in known_keys \
+                and keys_in(match.group(0)) <= known_keys:
             return match.group(0)
         problems.append(f"image {src!r} not found; shown as its alt text" if src
                         else "an image without a source; shown as its alt text")
@@ -140,14 +185,22 @@ def check_images(body_html: str, site_url: str, known_keys: set[str]) -> tuple[s
 
 @dataclass
 class Renderer:
-    """Renders the site for one list of published summaries (newest first)."""
+    """Renders the site for one list of published summaries (newest first), the published
+    pages (in footer order) and the lead images the feed shows (slug → image)."""
 
     site_url: str
     api_url: str
     summaries: list[Summary]
+    pages: list[Page] = field(default_factory=list)
+    leads: dict[str, ImageSet] = field(default_factory=dict)
+    # Image keys in the bucket: an article's picture pointing elsewhere is reported.
+    known_images: set[str] = field(default_factory=set)
+    # A preview (editor/preview.py): every page says noindex.
+    preview: bool = False
 
     def __post_init__(self) -> None:
         self.summaries = sorted(self.summaries, key=lambda s: (s.published_at, s.slug), reverse=True)
+        self.footer = footer_view(self.pages)
 
     # -- what exists -------------------------------------------------------------------------
 
@@ -157,14 +210,15 @@ class Renderer:
     def expected_keys(self) -> set[str]:
         """Every key the site consists of now: whatever else is published gets deleted."""
         return ({obj.key for obj in self.asset_objects()} | set(self._list_pages())
-                | set(FIXED_KEYS) | self.article_keys())
+                | set(FIXED_KEYS) | self.article_keys() | {page.slug for page in self.pages})
 
     # -- rendering ---------------------------------------------------------------------------
 
     def _render(self, template: str, **context: Any) -> bytes:
         from chalicelib.core import templating
 
-        text = templating.render(template, site_url=self.site_url, api_url=self.api_url, **context)
+        text = templating.render(template, site_url=self.site_url, api_url=self.api_url,
+                                 footer=self.footer, preview=self.preview, **context)
         return (text.rstrip("\n") + "\n").encode("utf-8")  # Jinja drops the final newline
 
     def _html(self, key: str, template: str, **context: Any) -> SiteObject:
@@ -221,13 +275,13 @@ class Renderer:
         newest = self.summaries[0].published_at if self.summaries else None
         objects.append(SiteObject(
             "feed.xml",
-            self._render("site/feed.xml", items=[_feed_item(s) for s in self.summaries[:FEED_SIZE]],
+            self._render("site/feed.xml", items=[self._feed_entry(s) for s in self.summaries[:FEED_SIZE]],
                          last_build=format_datetime(newest, usegmt=True) if newest else ""),
             "application/rss+xml; charset=utf-8", HTML_CACHE,
         ))
         entries = [{"loc": f"{self.site_url}/", "lastmod": iso(newest) if newest else ""}]
         entries += [{"loc": f"{self.site_url}/{key}", "lastmod": ""}
-                    for key in ("artikler", "nyhedsbrev", "om")]
+                    for key in ("artikler", "nyhedsbrev", *(page.slug for page in self.pages))]
         entries += [{"loc": f"{self.site_url}/kategori/{c.slug}", "lastmod": ""}
                     for c in categories.all_categories()]
         entries += [{"loc": f"{self.site_url}/{article_key(s.slug)}", "lastmod": iso(s.published_at)}
@@ -236,16 +290,37 @@ class Renderer:
                                   "application/xml; charset=utf-8", HTML_CACHE))
         return objects
 
+    def _feed_entry(self, item: Summary) -> dict[str, Any]:
+        entry = {**_feed_item(item), "image": None}
+        lead = self.leads.get(item.slug)
+        if lead is not None:
+            picture = lead.nearest(OG_WIDTH)
+            entry["image"] = {"url": f"{self.site_url}/{picture.key}", "type": picture.content_type,
+                              "width": picture.width, "height": picture.height, "alt": lead.alt}
+        return entry
+
+    def page_object(self, page: Page) -> SiteObject:
+        updated = None
+        if page.updated_on:
+            from datetime import date
+
+            updated = {"iso": page.updated_on, "label": danish_date(
+                datetime.combine(date.fromisoformat(page.updated_on), datetime.min.time(), tzinfo=UTC))}
+        return self._html(page.slug, "site/page.html",
+                          page=self._page(f"{page.title} – {SITE_NAME}", page.description, f"/{page.slug}",
+                                          heading=page.title),
+                          content={"body_html": page.body_html, "contact": self.footer["contact"]
+                                   if page.contact else None, "updated": updated},
+                          section=page.slug)
+
     def fixed_objects(self) -> list[SiteObject]:
-        """Pages that list no articles: signup, about, 404, robots.txt, and the assets."""
+        """Pages that list no articles: signup, the editors' pages, 404, robots.txt, the assets."""
         return [
             *self.asset_objects(),
-            SiteObject("nyhedsbrev", signup_page(self.site_url, self.api_url).encode("utf-8"),
+            SiteObject("nyhedsbrev",
+                       signup_page(self.site_url, self.api_url, footer=self.footer).encode("utf-8"),
                        HTML_TYPE, HTML_CACHE),
-            self._html("om", "site/about.html",
-                       page=self._page(f"Om os og kontakt – {SITE_NAME}",
-                                       "Om Center for Borgerdialog, og hvordan du kontakter os.", "/om"),
-                       section="om"),
+            *(self.page_object(page) for page in self.pages),
             self._html("404.html", "site/404.html",
                        page=self._page(f"Siden findes ikke – {SITE_NAME}",
                                        "Siden findes ikke.", "/404.html")),
@@ -256,11 +331,21 @@ class Renderer:
     def article_object(self, article: FullArticle) -> tuple[SiteObject, list[str]]:
         """The article's page and the problems found in it (each a sentence)."""
         summary = article.summary
-        body, problems = check_images(article.body_html, self.site_url, self.expected_keys())
+        body, problems = check_images(article.body_html, self.site_url,
+                                      self.expected_keys() | self.known_images)
         if not body.strip():
             problems.append("the body is empty after sanitising; the page says so")
         view = {**_summary_view(summary), "body_html": body, "author": article.author,
-                "tags": list(article.tags)}
+                "tags": list(article.tags), "hero": None, "og_image": None}
+        if article.lead is not None:
+            missing = [key for key in article.lead.variant_keys() if key not in self.known_images]
+            if missing:
+                problems.append(f"lead image {missing[0]!r} not found; the page has none")
+            else:
+                og = article.lead.nearest(OG_WIDTH)
+                view["hero"] = article.lead.picture(self.site_url, lazy=False, hero=True)
+                view["og_image"] = {"url": f"{self.site_url}/{og.key}", "width": og.width,
+                                    "height": og.height, "type": og.content_type, "alt": article.lead.alt}
         obj = self._html(
             article_key(summary.slug), "site/article.html",
             page=self._page(f"{summary.title} – {SITE_NAME}", summary.teaser,
@@ -270,17 +355,22 @@ class Renderer:
         return obj, problems
 
 
-def layout_fingerprint(site_url: str, api_url: str) -> str:
-    """Changes when anything every page shares changes (templates, assets, addresses), so
-    the next publish re-renders every article page instead of only the changed ones."""
+def layout_fingerprint(site_url: str, api_url: str, footer: dict[str, Any] | None = None) -> str:
+    """Changes when anything every page shares changes (templates, assets, addresses, the
+    footer's links and contact block), so the next publish re-renders every article page
+    instead of only the changed ones."""
+    import json
     from pathlib import Path
 
     hasher = hashlib.sha256(f"{site_url}\n{api_url}\n".encode())
+    if footer is not None:  # no footer: the fingerprint of a site without pages, as before
+        hasher.update(json.dumps(footer, sort_keys=True).encode())
     from chalicelib.core.resources import DATA, PACKAGE, STATIC, TEMPLATES
 
     files: Iterable[Path] = sorted([*TEMPLATES.rglob("*"), *STATIC.rglob("*"),
                                     DATA / "categories.json", DATA / "consent.json",
-                                    PACKAGE / "site" / "pages.py", Path(__file__)])
+                                    PACKAGE / "site" / "pages.py", Path(__file__),
+                                    Path(__file__).parent.parent / "images.py"])
     for path in files:
         if path.is_file():
             hasher.update(path.name.encode())

@@ -60,6 +60,20 @@ def _put(bucket: str, obj: SiteObject) -> SiteObject:
     return obj
 
 
+def put_objects(objects: list[SiteObject], *, progress: Progress | None = None) -> list[str]:
+    """PUT ``objects`` (images: immutable, content-addressed) and record each in the
+    manifest as it lands, so a run stopped half-way sends only the rest next time."""
+    bucket = get_settings().bucket
+    put: list[str] = []
+    with ThreadPoolExecutor(max_workers=_PUT_THREADS) as pool, RenderedObject.batch_write() as batch:
+        for obj in pool.map(lambda o: _put(bucket, o), objects):
+            batch.save(RenderedObject(MANIFEST, obj.key, digest=obj.digest))
+            put.append(obj.key)
+            if progress:
+                progress(len(put), len(objects))
+    return put
+
+
 def sync(
     manifest: Manifest,
     objects: Iterable[SiteObject],

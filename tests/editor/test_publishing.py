@@ -130,7 +130,7 @@ def test_two_files_with_one_slug_publish_the_first_only(tmp_path: Path) -> None:
 
 def test_body_html_is_sanitised(tmp_path: Path) -> None:
     evil = GOOD + (
-        '\n<script>alert(1)</script>\n\n<img src="x" onerror="alert(2)">\n\n'
+        '\n<script>alert(1)</script>\n\n<img src="https://example.org/x.png" alt="Et billede" onerror="alert(2)">\n\n'
         '[klik](javascript:alert(3)) <a href="https://example.org" onclick="x()">ok</a>\n'
     )
     publish_paths([write(tmp_path, "a.md", evil)])

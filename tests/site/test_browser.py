@@ -25,6 +25,7 @@ from tests.support.browser import (
     start_stack,
 )
 from tests.support.fixtures import ROOT
+from tests.support.images import photo
 from tests.support.site import XSS_VECTORS, write_article
 
 SEED = "samarbejde-med-borgere-kan-laeres"
@@ -210,7 +211,8 @@ def test_every_page_type_passes_axe_and_the_csp(site: LocalStack, browser: Any) 
     watch = Watch(page)
     pages = {
         "home": "/", "article": f"/artikler/{SEED}", "category": "/kategori/cases", "all-articles": "/artikler",
-        "about": "/om", "not-found": "/findes-ikke", "api-signup-form": "/api/nyhedsbrev",
+        "about": "/om", "privacy": "/privatlivspolitik", "accessibility": "/tilgaengelighedserklaering",
+        "not-found": "/findes-ikke", "api-signup-form": "/api/nyhedsbrev",
     }
     for name, path in pages.items():
         response = page.goto(site.site_url + path)
@@ -225,6 +227,69 @@ def test_every_page_type_passes_axe_and_the_csp(site: LocalStack, browser: Any) 
     page.goto(f"{site.site_url}/artikler/{SEED}")
     shot(page, "page-article-mobile")
     assert_accessible(page, "article on a phone")
+    assert watch.errors == [] and watch.dialogs == []
+    context.close()
+
+
+# Every layout shift the page makes, from its first paint (buffered), summed as CLS counts it
+# (shifts right after a user's input do not count; this test gives none).
+LAYOUT_SHIFT = """() => new Promise(resolve => {
+  let total = 0;
+  new PerformanceObserver(list => {
+    for (const entry of list.getEntries()) { if (!entry.hadRecentInput) total += entry.value; }
+  }).observe({type: 'layout-shift', buffered: true});
+  setTimeout(() => resolve(total), 500);
+})"""
+PICTURES_LOADED = """() => [...document.querySelectorAll('main picture img')].map(img => ({
+  complete: img.complete, width: img.naturalWidth, src: img.currentSrc, box: img.getBoundingClientRect().height,
+  loading: img.loading}))"""
+
+
+def test_an_article_shows_its_pictures_without_moving_the_text(local: LocalStack, browser: Any,
+                                                               tmp_path: Path) -> None:
+    """The pictures arrive late (a slow network: each held back 400 ms); the text below them
+    must not move when they do (CLS 0), because each <img> carries its width and height."""
+    photo(tmp_path / "billeder" / "forside.jpg", (1800, 1200))
+    photo(tmp_path / "billeder" / "moede.jpg", (1200, 900), colour=(150, 60, 60))
+    body = "\n\n".join([
+        "Indledning til artiklen.",
+        "![Borgere omkring et bord i Hvidovre](billeder/moede.jpg)",
+        *[f"Afsnit {n}: " + "borgerdialog " * 60 for n in range(12)],
+        "![Det samme møde, senere på aftenen](billeder/moede.jpg)",
+    ])
+    path = write_article(tmp_path, "billeder", title="En artikel med billeder", body=body)
+    text = path.read_text(encoding="utf-8").replace(
+        "status: published\n", "status: published\nimage: billeder/forside.jpg\n"
+        "image_alt: Et fyldt borgermøde i en gymnastiksal\n")
+    path.write_text(text, encoding="utf-8")
+    report = publish_paths([path], site_url=local.site_url)
+    assert not report.rejected, report.rejected
+    build_site(report.changed, site_url=local.site_url, api_url=local.api_url)
+
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    watch = Watch(page)
+    requested: list[str] = []
+
+    def late(route: Any) -> None:
+        requested.append(route.request.url)
+        page.wait_for_timeout(400)
+        route.continue_()
+
+    page.route("**/billeder/**", late)
+    page.goto(f"{local.site_url}/artikler/billeder", wait_until="load")
+    pictures = page.evaluate(PICTURES_LOADED)
+    hero, first, last = pictures
+    assert hero["complete"] and hero["width"] > 0 and hero["src"].endswith(".webp")  # the WebP source
+    assert hero["loading"] == "auto" and first["loading"] == last["loading"] == "lazy"
+    assert all(picture["box"] > 100 for picture in pictures)  # room kept before any arrived
+    assert not any("-1600." in url for url in requested if "moede" in url)  # sizes: no larger than needed
+    page.mouse.wheel(0, 20000)  # down to the last picture: the lazy ones load now
+    page.wait_for_function("() => [...document.querySelectorAll('main picture img')].every("
+                           "img => img.complete && img.naturalWidth > 0)")
+    assert page.evaluate(LAYOUT_SHIFT) == 0
+    assert_accessible(page, "article with pictures")
+    shot(page, "article-pictures")
     assert watch.errors == [] and watch.dialogs == []
     context.close()
 

@@ -9,7 +9,16 @@ import pytest
 from editor import cli
 from editor.publishing import publish_paths
 from editor.site.build import build_site
-from tests.support.site import API, SITE, XSS_VECTORS, bucket_objects, links, parse_html, write_article
+from tests.support.site import (
+    API,
+    SITE,
+    XSS_IMAGE_VECTORS,
+    XSS_VECTORS,
+    bucket_objects,
+    links,
+    parse_html,
+    write_article,
+)
 
 # From the OWASP XSS filter evasion cheat sheet, plus the obvious ones.
 TITLE = '<script>alert("titel")</script> Borgere & <b>"dialog"</b>'
@@ -54,10 +63,28 @@ def test_xss_vectors_in_body_and_title_render_inert(tmp_path: Path) -> None:
     assert feed.entries[0].title == TITLE  # escaped in XML, the reader sees the text
 
 
+def test_xss_vectors_that_leave_an_image_are_refused_with_their_lines(tmp_path: Path) -> None:
+    """Sanitised, these are an <img> without alt text or with an address that is no image
+    beside the file: the file is refused whole, each vector named by its line."""
+    path = write_article(tmp_path, "xss-billeder", title="Billeder", body="\n\n".join(XSS_IMAGE_VECTORS))
+    report = publish_paths([tmp_path])
+    assert report.created == [] and len(report.rejected) == 1
+    body_line = path.read_text(encoding="utf-8").splitlines().index("---", 1) + 2
+    for number in range(len(XSS_IMAGE_VECTORS)):
+        assert f"{path}, line {body_line + 2 * number}: " in report.rejected[0], number
+    assert "no alt text" in report.rejected[0]
+    assert not any(key.startswith("artikler/") for key in bucket_objects())
+
+
 @pytest.fixture
 def broken(tmp_path: Path) -> Path:
+    from chalicelib.core.config import get_settings
+
+    # An image on the site's own address that the bucket does not hold (one beside the file
+    # that does not exist is refused at publish: tests/editor/test_images.py).
+    missing = f"{get_settings().site_url}/billeder/moede.jpg"
     write_article(tmp_path, "uden-billede", title="Et billede mangler",
-                  body="Før.\n\n![Borgermøde i Hvidovre](billeder/moede.jpg)\n\nEfter.")
+                  body=f"Før.\n\n![Borgermøde i Hvidovre]({missing})\n\nEfter.")
     write_article(tmp_path, "kun-script", title="Kun et script", body="<script>alert(1)</script>")
     write_article(tmp_path, "meget-lang", title="Ti tusind ord",
                   body="\n\n".join(" ".join(["borgerdialog"] * 100) for _ in range(100)))
@@ -67,12 +94,14 @@ def broken(tmp_path: Path) -> Path:
 
 
 def test_bad_articles_still_render_valid_pages(broken: Path) -> None:
+    from chalicelib.core.config import get_settings
+
     report = publish_paths([broken])
     assert sorted(report.created) == ["html-titel", "kun-script", "meget-lang", "uden-billede"]
-    site = build_site(report.changed, site_url=SITE, api_url=API)
+    site = build_site(report.changed)
     assert sorted(site.problems) == [
         "kun-script: the body is empty after sanitising; the page says so",
-        "uden-billede: image 'billeder/moede.jpg' not found; shown as its alt text",
+        f"uden-billede: image '{get_settings().site_url}/billeder/moede.jpg' not found; shown as its alt text",
     ]
     stored = bucket_objects()
     for slug in ("uden-billede", "kun-script", "meget-lang", "html-titel"):
@@ -90,7 +119,9 @@ def test_the_publish_command_names_each_problem(broken: Path, capsys: pytest.Cap
     assert cli.main(["publish", str(broken)]) == 1  # tom.md is rejected; the rest is published
     out, err = capsys.readouterr()
     assert f"rejected   {broken / 'tom.md'}: the article has no body below the front matter" in err
-    assert "warning    uden-billede: image 'billeder/moede.jpg' not found; shown as its alt text" in err
+    assert "warning    uden-billede: image 'http://127.0.0.1:8000/billeder/moede.jpg' not found; shown as its " \
+           "alt text" in err
+    assert err.count("moede.jpg") == 1  # once: the command's line, not a log line besides
     assert "warning    kun-script: the body is empty after sanitising; the page says so" in err
     assert "4 created, 0 updated, 0 unchanged, 1 rejected" in out
     assert "site: " in out and " put, 0 deleted" in out

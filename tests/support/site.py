@@ -101,12 +101,9 @@ def write_article(folder: Path, name: str, *, title: str, body: str, category: s
 XSS_VECTORS = [
     "<script>window.__xss = 1</script>",
     "<SCRIPT SRC=https://xss.example/xss.js></SCRIPT>",
-    '<img src="x" onerror="window.__xss = 1">',
+    '<img src="https://xss.example/x.png" alt="Et billede" onerror="window.__xss = 1">',
     "<IMG SRC=JaVaScRiPt:alert('XSS')>",
-    "<IMG SRC=`javascript:alert(\"RSnake says, 'XSS'\")`>",
     '<IMG """><SCRIPT>alert("XSS")</SCRIPT>">',
-    "<IMG SRC=&#106;&#97;&#118;&#97;&#115;&#99;&#114;&#105;&#112;&#116;&#58;&#97;&#108;&#101;&#114;&#116;&#40;&#39;&#88;&#83;&#83;&#39;&#41;>",
-    '<IMG SRC="jav&#x09;ascript:alert(\'XSS\');">',
     "<svg/onload=alert('XSS')>",
     "<BODY ONLOAD=alert('XSS')>",
     '<iframe src="javascript:alert(1)"></iframe>',
@@ -123,4 +120,12 @@ XSS_VECTORS = [
     "<<SCRIPT>alert(\"XSS\");//\\<</SCRIPT>",
     '<TABLE><TD BACKGROUND="javascript:alert(\'XSS\')">',
     '<LINK REL="stylesheet" HREF="javascript:alert(\'XSS\');">',
+]
+# Vectors that leave an <img> without alt text or with an address that is no image beside the
+# file once sanitised: publishing refuses the file, naming each one's line (editor/content.py).
+XSS_IMAGE_VECTORS = [
+    '<img src="x" onerror="window.__xss = 1">',
+    "<IMG SRC=`javascript:alert(\"RSnake says, 'XSS'\")`>",
+    "<IMG SRC=&#106;&#97;&#118;&#97;&#115;&#99;&#114;&#105;&#112;&#116;&#58;&#97;&#108;&#101;&#114;&#116;&#40;&#39;&#88;&#83;&#83;&#39;&#41;>",
+    '<IMG SRC="jav&#x09;ascript:alert(\'XSS\');">',
 ]
