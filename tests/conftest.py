@@ -29,6 +29,10 @@ os.environ.update(
         "CAPTCHA_TEST_ANSWER": "K7M2P",
         # moto reports SES's sandbox rate (1 mail/s); tests pace far faster than that.
         "DIGEST_MAX_SEND_RATE": "1000",
+        # Every test makes its challenges from one address; the tests of these limits
+        # (tests/captcha/test_limits.py) set them back to the defaults or lower.
+        "CAPTCHA_IP_LIMIT_PER_HOUR": "100000",
+        "CAPTCHA_PAGE_IP_LIMIT_PER_HOUR": "100000",
     }
 )
 os.environ.pop("AWS_PROFILE", None)
