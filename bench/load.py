@@ -3,8 +3,10 @@
 Starts moto server, creates the resources of infra/template.yaml, publishes content/ plus
 synthetic articles, and runs ``chalice local`` (all on 127.0.0.1). A pool of client threads
 then sends, for a fixed time: article lists and articles (most traffic), categories, new
-CAPTCHAs, and, when the API has them, signups (CAPTCHA + POST /subscriptions, some for an
-address already used, some replaying a spent CAPTCHA). Afterwards it checks the invariants
+CAPTCHAs, and, when the API has them, signups (CAPTCHA + its proof of work + POST
+/subscriptions, some for an address already used, some replaying a spent CAPTCHA and its
+proof). The proof of work is set small here (``POW_MAX_NUMBER``): this run measures the
+server, and a client's work is bench/bot_economics.py's. Afterwards it checks the invariants
 against the stores themselves: one subscriber per address, exactly one confirmation mail
 per accepted address, every CAPTCHA answer used once (replays refused).
 
@@ -57,6 +59,7 @@ class Results:
     errors: list[str] = field(default_factory=list)  # 5xx, connection errors, surprises
     accepted_addresses: Counter[str] = field(default_factory=Counter)
     spent_captchas: list[str] = field(default_factory=list)
+    spent_proofs: dict[str, str] = field(default_factory=dict)  # captcha id → its spent proof
     replays_accepted: int = 0
     replays_refused: int = 0
 
@@ -149,7 +152,7 @@ def _signup(api: Api, rng: random.Random, my_addresses: list[str]) -> None:
             spent = rng.choice(results.spent_captchas)
         status, _ = api.call("signup_replay", "POST", "/subscriptions", {
             "email": f"replay-{secrets.token_hex(6)}@example.org", "captcha_id": spent,
-            "captcha_answer": TEST_ANSWER, "consent": True})
+            "captcha_answer": TEST_ANSWER, "consent": True, "proof_of_work": results.spent_proofs[spent]})
         with results.lock:
             if 200 <= status < 300:
                 results.replays_accepted += 1
@@ -164,13 +167,17 @@ def _signup(api: Api, rng: random.Random, my_addresses: list[str]) -> None:
     else:
         address = f"laeser-{secrets.token_hex(6)}@example.org"
         my_addresses.append(address)
+    from chalicelib.captcha.work import solve
+
+    proof = solve(challenge["proof_of_work"])
     status, _ = api.call("signup", "POST", "/subscriptions", {
         "email": address, "captcha_id": challenge["captcha_id"], "captcha_answer": TEST_ANSWER,
-        "topics": [], "consent": True})
+        "topics": [], "consent": True, "proof_of_work": proof})
     with results.lock:
         if 200 <= status < 300:
             results.accepted_addresses[address] += 1
             results.spent_captchas.append(challenge["captcha_id"])
+            results.spent_proofs[challenge["captcha_id"]] = proof
         elif status != 503:
             results.errors.append(f"signup for a fresh challenge answered {status}")
 
@@ -270,9 +277,10 @@ def main(argv: list[str]) -> int:
     stack.use_aws(
         moto.url, API_URL=f"http://127.0.0.1:{api_port}", SITE_URL=f"http://127.0.0.1:{api_port}",
         CAPTCHA_TEST_ANSWER=TEST_ANSWER,
-        # Every request comes from 127.0.0.1: the per-address signup limit would refuse all
-        # but the first few, and this run measures the rest of the path.
-        SIGNUP_IP_LIMIT_PER_HOUR="1000000", LOG_LEVEL="WARNING",
+        # Every request comes from 127.0.0.1: the per-address limits would refuse all but the
+        # first few, and this run measures the rest of the path.
+        SIGNUP_IP_LIMIT_PER_HOUR="1000000", CAPTCHA_IP_LIMIT_PER_HOUR="1000000", LOG_LEVEL="WARNING",
+        POW_MAX_NUMBER="1000",  # the server's check costs the same whatever the work
     )
     chalice: subprocess.Popen[bytes] | None = None
     try:

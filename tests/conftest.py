@@ -32,6 +32,10 @@ os.environ.update(
         # The editor command in this process works on the environment above, never on a
         # `make run` of the developer's (editor/target.py); subprocess tests name their stack.
         "BORGERDIALOG_STACK": "environment",
+        # Every test makes its challenges from one address; the tests of these limits
+        # (tests/captcha/test_limits.py) set them back to the defaults or lower.
+        "CAPTCHA_IP_LIMIT_PER_HOUR": "100000",
+        "CAPTCHA_PAGE_IP_LIMIT_PER_HOUR": "100000",
     }
 )
 os.environ.pop("AWS_PROFILE", None)

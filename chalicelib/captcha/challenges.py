@@ -3,17 +3,23 @@
 - The answer is never stored: it is derived from the challenge id with the captcha key
   (``answer_for``: HMAC(key, "answer" ‖ id) mapped onto the alphabet), so the picture can be
   drawn at creation and the audio read out later, on demand, from the id alone.
-- ``create()``: a new id; ``captcha/<id>.png`` PUT to the site bucket, then one item holding
-  only HMAC(captcha key, id ‖ answer). Object first, item last: no id ever points at a
-  missing picture. 1 S3 PUT, 1 DynamoDB write.
+- ``create(work=…)``: a new id; ``captcha/<id>.png`` PUT to the site bucket, then one item
+  holding only HMAC(captcha key, id ‖ answer). Object first, item last: no id ever points at
+  a missing picture. 1 S3 PUT, 1 DynamoDB write. With ``work`` (``POST /captcha``) it also
+  carries a proof-of-work puzzle (``captcha.work``), which the item names.
 - ``audio(id)``: the WAV of a live challenge, rendered now (``GET /captcha/{id}/audio``):
   1 DynamoDB read, no write anywhere.
-- ``consume(id, answer, subject)``: one conditional UpdateItem (right MAC, not solved, fewer
-  than 3 wrong answers, not expired), so a right answer succeeds exactly once however many
-  requests race; returns a ``Solved`` receipt. Only a refusal reads the item to say why
-  (``CaptchaRejected`` with a Danish message), and counts a wrong answer.
-- ``give_back(receipt)``: un-solves the challenge when the request it was for failed through
-  AWS, conditional on the receipt's attempt; reserved for ``subject`` afterwards.
+- ``consume(id, answer, subject, proof)``: the proof of work is checked first (signature,
+  expiry, hash: no call; ``WorkRejected``), then one conditional UpdateItem (right MAC, not
+  solved, fewer than 3 wrong answers, not expired; the proof is the item's puzzle and not
+  spent, or no proof and no puzzle), so a right answer succeeds exactly once however many
+  requests race, and spends the proof in the same write; returns a ``Solved`` receipt. Only
+  a refusal reads the item to say why, the proof of work's reasons before the answer's
+  (``WorkRejected``, ``CaptchaRejected`` with a Danish message), and counts a wrong answer,
+  which spends the proof too: a solution buys one try.
+- ``give_back(receipt)``: un-solves the challenge (and un-spends its proof) when the request
+  it was for failed through AWS, conditional on the receipt's attempt; reserved for
+  ``subject`` afterwards.
 
 ``CaptchaUnavailable`` means AWS was busy or unreachable (``core.faults``): try again. Any
 other AWS error is a bug and propagates (the route guard answers 500). Why and how, including
@@ -34,6 +40,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, TypeGuard
 
+from chalicelib.captcha.work import USED, Proof, ProofOfWork, Puzzle, WorkRejected
 from chalicelib.core import aws, faults
 from chalicelib.core.clock import Clock, utcnow
 from chalicelib.core.conditions import condition_failed
@@ -88,6 +95,7 @@ class Challenge:
     image_url: str  # the picture in the site bucket, through the CDN
     audio_url: str  # the API's audio route: read out when the visitor asks for it
     expires_at: datetime
+    work: Puzzle | None = None  # the proof-of-work puzzle issued with it (POST /captcha)
 
 
 def new_id() -> str:
@@ -155,7 +163,8 @@ class CaptchaService:
 
     ``answers`` maps a challenge id to its answer and must give the same answer for the
     same id every time (the audio is rendered later from the id); by default the answer
-    is derived from the id with the key. ``api_url`` defaults to the stage's."""
+    is derived from the id with the key. ``api_url`` defaults to the stage's, ``work_maxnumber``
+    (the proof of work's) to ``POW_MAX_NUMBER``."""
 
     def __init__(
         self,
@@ -166,6 +175,7 @@ class CaptchaService:
         api_url: str | None = None,
         answers: Callable[[str], str] | None = None,
         clock: Clock = utcnow,
+        work_maxnumber: int | None = None,
     ) -> None:
         self._key = key
         self._bucket = bucket
@@ -173,6 +183,10 @@ class CaptchaService:
         self._api_url = (get_settings().api_url if api_url is None else api_url).rstrip("/")
         self._answers = answers
         self._clock = clock
+        # Its own key, derived from the captcha key: a puzzle's signature says nothing of it.
+        self.work = ProofOfWork(
+            key=hmac.new(key, b"proof-of-work", hashlib.sha256).digest(),
+            maxnumber=get_settings().pow_max_number if work_maxnumber is None else work_maxnumber)
 
     def answer_for(self, captcha_id: str) -> str:
         """The answer of challenge ``captcha_id``: HMAC(key, "answer" ‖ id) read as a number
@@ -196,7 +210,9 @@ class CaptchaService:
         never holds whom it was for (erasing a subscriber leaves no trace here)."""
         return hmac.new(self._key, f"reserved|{subject}".encode(), hashlib.sha256).hexdigest()
 
-    def create(self) -> Challenge:
+    def create(self, *, work: bool = False) -> Challenge:
+        """A new challenge; with ``work``, a proof-of-work puzzle with it, which its consume
+        will require (the no-JavaScript page's challenges are made without)."""
         from botocore.exceptions import BotoCoreError, ClientError
         from pynamodb.exceptions import PynamoDBException
 
@@ -216,6 +232,9 @@ class CaptchaService:
             wrong_answers=0,
             expires_ttl=int((expires_at + TTL_SLACK).timestamp()),
         )
+        puzzle = self.work.issue(captcha_id, expires_at) if work else None
+        if puzzle is not None:
+            item.work = puzzle.challenge
         try:
             self._put(png_key, render_png(answer), "image/png")
             # Object first, item last: see the module docstring.
@@ -227,6 +246,7 @@ class CaptchaService:
             image_url=f"{self._site_url}/{png_key}",
             audio_url=f"{self._api_url}/captcha/{captcha_id}/audio",
             expires_at=expires_at,
+            work=puzzle,
         )
 
     def audio(self, captcha_id: object) -> bytes:
@@ -261,12 +281,18 @@ class CaptchaService:
             ContentType=content_type, CacheControl=OBJECT_CACHE_CONTROL,
         )
 
-    def consume(self, captcha_id: object, answer: object, subject: str | None = None) -> Solved:
+    def consume(self, captcha_id: object, answer: object, subject: str | None = None,
+                proof: object = None) -> Solved:
         """Accept the right answer exactly once (until given back), else raise
         :class:`CaptchaRejected`. A challenge given back for one ``subject`` takes that
-        subject only."""
+        subject only. ``proof`` is the solution of the challenge's proof-of-work puzzle
+        (ALTCHA's payload), or None for a challenge made without one; it is checked before
+        the answer (:class:`WorkRejected`) and spent by the first try that brings it."""
         if not is_captcha_id(captcha_id):
             raise _rejected("unknown")
+        now = self._clock()
+        # Before anything about the answer: without valid work, nothing is said about it.
+        work = None if proof is None else self.work.verify(proof, captcha_id, now)
         if not isinstance(answer, str):
             raise CaptchaRejected("wrong", "Skriv tegnene fra billedet som tekst.")
         normalised = normalise(answer[:MAX_ANSWER_CHARS + 1])
@@ -276,24 +302,28 @@ class CaptchaService:
             raise CaptchaRejected("wrong", f"Skriv de {CAPTCHA_LENGTH} tegn fra billedet: "
                                            "store eller små bogstaver og tallene 2 til 9.")
         from pynamodb.exceptions import PynamoDBException, UpdateError
+        from pynamodb.expressions.update import Action
 
         from chalicelib.captcha.model import ChallengeItem
 
         mac = self._mac(captcha_id, normalised)
-        now = self._clock()
         attempt = secrets.token_hex(8)
         item = ChallengeItem(captcha_id)
+        # A reservation has served its purpose once its subject solves it.
+        actions: list[Action] = [ChallengeItem.solved_at.set(now), ChallengeItem.solved_by.set(attempt),
+                                 ChallengeItem.reserved_for.remove()]
+        if work is not None:
+            actions.append(ChallengeItem.work_spent_at.set(now))
         try:
             item.update(
-                # A reservation has served its purpose once its subject solves it.
-                actions=[ChallengeItem.solved_at.set(now), ChallengeItem.solved_by.set(attempt),
-                         ChallengeItem.reserved_for.remove()],
+                actions=actions,
                 condition=(
                     (ChallengeItem.answer_mac == mac)
                     & ChallengeItem.solved_at.does_not_exist()
                     & (ChallengeItem.wrong_answers < MAX_WRONG_ANSWERS)
                     & (ChallengeItem.expires_at > now)
                     & _reserved_for(None if subject is None else self._reservation(subject))
+                    & _work_condition(work)
                 ),
             )
             return Solved(captcha_id, attempt, subject)
@@ -302,7 +332,7 @@ class CaptchaService:
                 raise _unavailable_or_raise(captcha_id, problem) from problem
         except PynamoDBException as problem:
             raise _unavailable_or_raise(captcha_id, problem) from problem
-        raise self._why_refused(captcha_id, mac, now, subject)
+        raise self._why_refused(captcha_id, mac, now, subject, work)
 
     def give_back(self, solved: Solved) -> bool:
         """Un-solve the challenge of ``solved`` (its request failed, not the visitor): one
@@ -314,7 +344,9 @@ class CaptchaService:
 
         from chalicelib.captcha.model import ChallengeItem
 
-        actions: list[Action] = [ChallengeItem.solved_at.remove(), ChallengeItem.solved_by.remove()]
+        # The proof is un-spent with it: the retry of the same request brings the same one.
+        actions: list[Action] = [ChallengeItem.solved_at.remove(), ChallengeItem.solved_by.remove(),
+                                 ChallengeItem.work_spent_at.remove()]
         if solved.subject is not None:
             actions.append(ChallengeItem.reserved_for.set(self._reservation(solved.subject)))
         try:
@@ -329,8 +361,10 @@ class CaptchaService:
             raise
         return True
 
-    def _why_refused(self, captcha_id: str, mac: str, now: datetime, subject: str | None) -> CaptchaRejected:
-        """Read the item after a refused consume and name the reason; a wrong answer is counted."""
+    def _why_refused(self, captcha_id: str, mac: str, now: datetime, subject: str | None,
+                     work: Proof | None) -> CaptchaRejected | WorkRejected:
+        """Read the item after a refused consume and name the reason, the proof of work's
+        first; a wrong answer is counted (and spends the proof)."""
         from pynamodb.exceptions import DoesNotExist, PynamoDBException, UpdateError
 
         from chalicelib.captcha.model import ChallengeItem
@@ -341,6 +375,8 @@ class CaptchaService:
             return _rejected("unknown")
         except PynamoDBException as problem:
             raise _unavailable_or_raise(captcha_id, problem) from problem
+        if (refused := _work_refused(item, work)) is not None:
+            return refused
         reservation = None if subject is None else self._reservation(subject)
         if item.solved_at is not None or item.reserved_for not in (None, reservation):
             return _rejected("used")  # reserved: given back for the retry of another request
@@ -353,16 +389,24 @@ class CaptchaService:
             # between (towards solved or exhausted; or solved, then given back by a failed
             # request), so this request lost the race.
             return _rejected("used")
+        actions = [ChallengeItem.wrong_answers.add(1)]
+        if work is not None:
+            actions.append(ChallengeItem.work_spent_at.set(now))
         try:
             item.update(
-                actions=[ChallengeItem.wrong_answers.add(1)],
+                actions=actions,
                 condition=(ChallengeItem.solved_at.does_not_exist()
-                           & (ChallengeItem.wrong_answers < MAX_WRONG_ANSWERS)),
+                           & (ChallengeItem.wrong_answers < MAX_WRONG_ANSWERS)
+                           & _work_condition(work)),
             )
         except UpdateError as problem:
             if condition_failed(problem):
-                return _rejected("exhausted")  # others used up the last tries meanwhile
+                # Others used up the last tries meanwhile, or spent the same proof.
+                return WorkRejected(USED) if work is not None else _rejected("exhausted")
             raise _unavailable_or_raise(captcha_id, problem) from problem
+        if work is not None:
+            # The try this proof bought is used: another needs a new challenge and new work.
+            return CaptchaRejected("wrong", f"Tegnene passer ikke. {_NEW_CHALLENGE}")
         return _wrong(MAX_WRONG_ANSWERS - item.wrong_answers)
 
 
@@ -372,6 +416,27 @@ def _reserved_for(reservation: str | None) -> Any:
 
     free = ChallengeItem.reserved_for.does_not_exist()
     return free if reservation is None else free | (ChallengeItem.reserved_for == reservation)
+
+
+def _work_condition(work: Proof | None) -> Any:
+    """Condition: the proof is the one issued with the challenge and is not spent yet; or, with
+    no proof, the challenge was made without a puzzle (the no-JavaScript page's)."""
+    from chalicelib.captcha.model import ChallengeItem
+
+    if work is None:
+        return ChallengeItem.work.does_not_exist()
+    return (ChallengeItem.work == work.challenge) & ChallengeItem.work_spent_at.does_not_exist()
+
+
+def _work_refused(item: Any, work: Proof | None) -> WorkRejected | None:
+    """Why a refused consume's proof of work failed, before anything about its answer."""
+    from chalicelib.captcha.work import INVALID, MISSING
+
+    if work is None:
+        return WorkRejected(MISSING) if item.work is not None else None
+    if item.work is None or not hmac.compare_digest(item.work, work.challenge):
+        return WorkRejected(INVALID)  # a valid solution, yet not this challenge's puzzle
+    return WorkRejected(USED) if item.work_spent_at is not None else None
 
 
 def _fixed(answer: str) -> Callable[[str], str]:
@@ -390,9 +455,10 @@ def default_service() -> CaptchaService:
     )
 
 
-def create_challenge() -> Challenge:
-    """A new challenge: 1 S3 PUT (the picture), 1 DynamoDB write."""
-    return default_service().create()
+def create_challenge(*, work: bool) -> Challenge:
+    """A new challenge: 1 S3 PUT (the picture), 1 DynamoDB write; with ``work``, a proof-of-work
+    puzzle that its consume requires (``POST /captcha``; the no-JavaScript page's have none)."""
+    return default_service().create(work=work)
 
 
 def challenge_audio(captcha_id: str) -> bytes:
@@ -401,10 +467,10 @@ def challenge_audio(captcha_id: str) -> bytes:
     return default_service().audio(captcha_id)
 
 
-def consume(captcha_id: str, answer: str, subject: str | None = None) -> Solved:
-    """Raises :class:`CaptchaRejected`; a right answer succeeds exactly once (until given back,
-    and then for ``subject`` only)."""
-    return default_service().consume(captcha_id, answer, subject)
+def consume(captcha_id: str, answer: str, subject: str | None = None, proof: object = None) -> Solved:
+    """Raises :class:`WorkRejected` or :class:`CaptchaRejected`; a right answer succeeds exactly
+    once (until given back, and then for ``subject`` only)."""
+    return default_service().consume(captcha_id, answer, subject, proof)
 
 
 def give_back(solved: Solved) -> bool:
@@ -414,9 +480,12 @@ def give_back(solved: Solved) -> bool:
 
 
 def challenge_json(challenge: Challenge) -> dict[str, Any]:
-    return {
+    found: dict[str, Any] = {
         "captcha_id": challenge.captcha_id,
         "image_url": challenge.image_url,
         "audio_url": challenge.audio_url,
         "expires_at": challenge.expires_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    if challenge.work is not None:
+        found["proof_of_work"] = challenge.work.json()
+    return found

@@ -3,6 +3,11 @@
 The answer is never stored, only ``answer_mac`` = HMAC(captcha key, id ‖ answer), so a
 leaked table (or log of items) solves nothing. ``expires_at`` is what the code checks;
 ``expires_ttl`` only lets DynamoDB's TTL delete old items, which may happen days late.
+
+A challenge from ``POST /captcha`` names the proof-of-work puzzle issued with it (``work``)
+and records when a solution of it was spent (``work_spent_at``): one solution, one try at the
+answer (chalicelib/captcha/work.py, docs/captcha.md#proof-of-work). The no-JavaScript page's
+challenges have neither.
 """
 
 from __future__ import annotations
@@ -33,4 +38,10 @@ class ChallengeItem(Model):
     # Set by a give-back for a subject (a subscriber id): from then on only that subject's
     # retry may solve it.
     reserved_for = UnicodeAttribute(null=True)
+    # The challenge (hex SHA-256) of the proof-of-work puzzle issued with it; absent for the
+    # no-JavaScript page's challenges, which take no proof of work.
+    work = UnicodeAttribute(null=True)
+    # Set by the first consume that brings a valid solution, right or wrong answer: a
+    # solution buys one try. A give-back clears it with solved_at.
+    work_spent_at = UTCDateTimeAttribute(null=True)
     expires_ttl = NumberAttribute()  # epoch seconds; DynamoDB TTL cleans up

@@ -1,4 +1,6 @@
-"""``POST /captcha``: a new challenge for the signup form (picture and audio URLs);
+"""``POST /captcha``: a new challenge for the signup form (picture and audio URLs, and the
+proof-of-work puzzle the site's script solves while the visitor types), limited per IP
+(``captcha.limit``: over it, 429 + Retry-After and nothing drawn);
 ``GET /captcha/{captcha_id}/audio``: the challenge read aloud, rendered when asked for.
 
 The audio answers bytes (``audio/wav``, ``Cache-Control: no-store``: every rendering
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 from chalice.app import Blueprint, Response
 
-from chalicelib.core.http import JSON_TYPE, NO_STORE, dumps, error
+from chalicelib.core.http import JSON_TYPE, NO_STORE, dumps, error, wait_in_words
 
 bp = Blueprint(__name__)
 
@@ -28,9 +30,18 @@ ACCEPTED_RANGES = ("*/*", "audio/*", AUDIO_TYPE)
 
 @bp.route("/captcha", methods=["POST"])
 def new_challenge() -> Response:
-    from chalicelib.captcha import challenges  # loads on the first challenge, not with every cold start
+    # Loaded on the first challenge, not with every cold start.
+    from chalicelib.captcha import challenges, limit
+    from chalicelib.limits.limiter import RateLimited
 
-    challenge = challenges.create_challenge()
+    try:
+        challenge = limit.new_challenge(bp.current_request, page=False)
+    except RateLimited as limited:
+        response = error(429, "TooManyRequests", "Der er hentet for mange billeder med tegn fra din "
+                         f"netforbindelse på kort tid. Vent {wait_in_words(limited.retry_after)}, og prøv "
+                         "så igen.")
+        response.headers["Retry-After"] = str(limited.retry_after)
+        return response
     headers: dict[str, str | list[str]] = {"Content-Type": JSON_TYPE, "Cache-Control": NO_STORE}
     return Response(body=dumps(challenges.challenge_json(challenge)), status_code=201, headers=headers)
 

@@ -47,6 +47,9 @@ DIGEST_SCHEDULE = "cron(0,20,40 6 ? * MON *)"
 # because the test answer must be one of them.
 CAPTCHA_ALPHABET = "ABCDEFGHJKMPRSUV2356789"
 CAPTCHA_LENGTH = 5
+# The proof of work's default maxnumber: on average 40 000 SHA-256 in a browser's Web Worker,
+# about a second on a mid-range phone (docs/decisions/proof-of-work.md: how it was measured).
+POW_MAX_NUMBER = 80_000
 
 
 def _is_captcha_answer(value: str) -> bool:
@@ -77,6 +80,14 @@ class Settings:
     confirm_token_hours: int
     confirm_mail_interval_hours: int
     signup_ip_limit_per_hour: int
+    # New CAPTCHA challenges per source IP per sliding hour: from POST /captcha (each with a
+    # proof-of-work puzzle), and from the no-JavaScript signup page (none: a lower limit).
+    # See chalicelib/captcha/limit.py and docs/captcha.md#limits-on-challenges.
+    captcha_ip_limit_per_hour: int
+    captcha_page_ip_limit_per_hour: int
+    # The proof of work's maxnumber: a browser hashes maxnumber / 2 times on average
+    # (chalicelib/captcha/work.py; how it was chosen: docs/decisions/proof-of-work.md).
+    pow_max_number: int
     log_level: str
     # "json" (one object per line, for CloudWatch Logs Insights) or "text"; LOG_FORMAT,
     # json by default in deployed stages.
@@ -228,6 +239,9 @@ def load(env: dict[str, str] | None = None) -> Settings:
         confirm_token_hours=_positive_int(env, "CONFIRM_TOKEN_HOURS", 48),
         confirm_mail_interval_hours=_positive_int(env, "CONFIRM_MAIL_INTERVAL_HOURS", 24),
         signup_ip_limit_per_hour=_positive_int(env, "SIGNUP_IP_LIMIT_PER_HOUR", 20),
+        captcha_ip_limit_per_hour=_positive_int(env, "CAPTCHA_IP_LIMIT_PER_HOUR", 60),
+        captcha_page_ip_limit_per_hour=_positive_int(env, "CAPTCHA_PAGE_IP_LIMIT_PER_HOUR", 6),
+        pow_max_number=_positive_int(env, "POW_MAX_NUMBER", POW_MAX_NUMBER),
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
         log_format=_log_format(env.get("LOG_FORMAT") or ("json" if stage in DEPLOYED_STAGES else "text")),
         mail_from=env.get("MAIL_FROM", "Center for Borgerdialog <nyhedsbrev@borgerdialog.dk>"),

@@ -1,9 +1,11 @@
-"""Response helpers shared by the blueprints: CDN cache headers, ETags, JSON errors."""
+"""Response helpers shared by the blueprints: CDN cache headers, ETags, JSON errors, a
+Retry-After in Danish words."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from typing import Any
 
 from chalice.app import Request, Response
@@ -62,3 +64,9 @@ def error(status: int, code: str, message: str, cache_control: str = NO_STORE) -
         status_code=status,
         headers=headers,
     )
+
+
+def wait_in_words(seconds: int) -> str:
+    """A Retry-After in Danish, rounded up to whole minutes: "et minut", "12 minutter", "en time"."""
+    minutes = math.ceil(seconds / 60)
+    return "et minut" if minutes <= 1 else "en time" if minutes >= 60 else f"{minutes} minutter"

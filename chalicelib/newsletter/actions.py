@@ -321,6 +321,7 @@ def subscribe() -> Response:
     if (refusal := _cross_site_refusal(request)) is not None:
         return refusal
     from chalicelib.captcha.challenges import CaptchaRejected, CaptchaUnavailable
+    from chalicelib.captcha.work import WorkRejected
     from chalicelib.limits.limiter import RateLimited
     from chalicelib.newsletter.signup import MailUnavailable, default_signup
 
@@ -328,16 +329,18 @@ def subscribe() -> Response:
     try:
         signup = default_signup()
         fields = _signup_fields(request)
-        signup.run(signup.parse(fields), _context(request))
+        # JSON brings the proof of work of its challenge; a form post may come without one,
+        # and then only a challenge without a puzzle passes (the no-JavaScript page's).
+        signup.run(signup.parse(fields, proof_required=not _is_form(request)), _context(request))
     except SubscriptionError as problem:
         return _refused(request, problem)
-    except CaptchaRejected as rejected:
-        code = "Captcha" + rejected.code.capitalize()
+    except (WorkRejected, CaptchaRejected) as rejected:
+        code = rejected.code if isinstance(rejected, WorkRejected) else "Captcha" + rejected.code.capitalize()
         if _is_form(request):
             # The form again, a new picture, the message beside the answer field.
             from chalicelib.newsletter.pages import signup_form_again
 
-            return signup_form_again(code, fields)
+            return signup_form_again(request, code, fields)
         return _refused(request, SubscriptionError(400, code, rejected.message))
     except RateLimited as limited:
         return _rate_limited(request, limited)

@@ -5,7 +5,10 @@ links (confirm, unsubscribe, export, erase) and the result page form posts lead 
 cannot carry a fresh challenge, so the static /nyhedsbrev fetches one with its script;
 without a script it links here. This page is the same template with the challenge filled
 in, never cached (a challenge is single-use), so the whole signup works as plain HTML
-forms: this page → POST /subscriptions → 303 to a result page.
+forms: this page → POST /subscriptions → 303 to a result page. Its challenges carry no
+proof of work (a browser without JavaScript cannot do one), so they are limited per IP
+harder than ``POST /captcha``'s (``captcha.limit``); over the limit it is a Danish 429 page
+with Retry-After (``challenges_limited_page``).
 
 Mail scanners and link previews open every link in a mail, so these GETs only show a page
 whose button POSTs (``newsletter.actions``); none of them changes anything. The export and
@@ -20,15 +23,14 @@ page with Retry-After (``rate_limited_page``).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from chalice.app import Blueprint, Response
+from chalice.app import Blueprint, Request, Response
 
 from chalicelib.core import faults
 from chalicelib.core.config import get_settings
 from chalicelib.core.guard import fault_page
-from chalicelib.core.http import NO_STORE
+from chalicelib.core.http import NO_STORE, wait_in_words
 from chalicelib.newsletter.outcomes import (
     ALREADY_CONFIRMED,
     CONFIRMED_NOW,
@@ -167,36 +169,47 @@ def rate_limited_page(retry_after: int) -> Response:
     """For a signup form post over the per-IP limit: the Danish 429 page with Retry-After and
     the wait in words. The limit spent the post's CAPTCHA, so the visitor signs up again from
     the form (a new picture), not by reloading this page."""
-    minutes = math.ceil(retry_after / 60)
-    wait = "et minut" if minutes <= 1 else "en time" if minutes >= 60 else f"{minutes} minutter"
     message = (f"Der er kommet for mange tilmeldinger fra din netforbindelse på kort tid. Vent cirka "
-               f"{wait}, og tilmeld dig så igen fra siden med tilmeldingsformularen.")
+               f"{wait_in_words(retry_after)}, og tilmeld dig så igen fra siden med tilmeldingsformularen.")
     response = _page("subscriptions/result.html", 429, heading=RESULTS[TOO_MANY][0], message=message,
                      success=False)
     response.headers["Retry-After"] = str(retry_after)
     return response
 
 
+def challenges_limited_page(retry_after: int) -> Response:
+    """For the no-JavaScript signup page over the per-IP limit on its challenges: the Danish
+    429 page with Retry-After and the wait in words. Nothing was drawn or stored."""
+    message = (f"Der er hentet mange billeder med tegn fra din netforbindelse på kort tid. Vent cirka "
+               f"{wait_in_words(retry_after)}, og genindlæs så siden med tilmeldingsformularen.")
+    response = _page("subscriptions/result.html", 429, heading="For mange billeder med tegn",
+                     message=message, success=False)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 @bp.route("/nyhedsbrev", methods=["GET"])
 def signup_form() -> Response:
-    return _form_with_new_picture(200)
+    return _form_with_new_picture(bp.current_request, 200)
 
 
-def signup_form_again(code: str, fields: dict[str, Any]) -> Response:
-    """A form post whose answer was refused (``code``: CaptchaWrong, CaptchaExpired, ...):
-    the form page again, 400, with a new picture, the message beside the answer field and
-    what the visitor had filled in, so they type only the new characters."""
+def signup_form_again(request: Request, code: str, fields: dict[str, Any]) -> Response:
+    """A form post whose answer (or proof of work) was refused (``code``: CaptchaWrong,
+    CaptchaExpired, ProofOfWorkMissing, ...): the form page again, 400, with a new picture, the
+    message beside the answer field and what the visitor had filled in, so they type only the
+    new characters. The new picture counts against the page's per-IP limit like any other."""
     from chalicelib.captcha.words import NEW_PICTURE_AFTER
 
     topics = fields.get("topics")
     filled = {"email": fields.get("email") if isinstance(fields.get("email"), str) else "",
               "topics": [t for t in topics if isinstance(t, str)] if isinstance(topics, list) else [],
               "consent": fields.get("consent") is True}
-    return _form_with_new_picture(400, captcha_error=NEW_PICTURE_AFTER[code], filled=filled)
+    return _form_with_new_picture(request, 400, captcha_error=NEW_PICTURE_AFTER[code], filled=filled)
 
 
-def _form_with_new_picture(status_code: int, **form: Any) -> Response:
-    from chalicelib.captcha import challenges
+def _form_with_new_picture(request: Request, status_code: int, **form: Any) -> Response:
+    from chalicelib.captcha import challenges, limit
+    from chalicelib.limits.limiter import RateLimited
     from chalicelib.site.pages import signup_page
 
     settings = get_settings()
@@ -204,7 +217,9 @@ def _form_with_new_picture(status_code: int, **form: Any) -> Response:
     headers: dict[str, str | list[str]] = {**security_headers(local_http=not settings.deployed),
                                            "Content-Type": HTML_TYPE, "Cache-Control": NO_STORE}
     try:
-        challenge = challenges.create_challenge()
+        challenge = limit.new_challenge(request, page=True)
+    except RateLimited as limited:
+        return challenges_limited_page(limited.retry_after)
     except challenges.CaptchaUnavailable:
         body = signup_page(settings.site_url, settings.api_url,
                            error="Vi kunne ikke lave et billede med tegn lige nu. Prøv igen om lidt.")

@@ -2,6 +2,10 @@
 the request, send the confirmation mail.
 
 The rules it keeps (docs/newsletter.md tells why):
+- A JSON signup brings the solved proof of work of its challenge (``proof_of_work``,
+  chalicelib/captcha/work.py); a form post may come without one, but then only with a
+  challenge made without a puzzle (the no-JavaScript page's, limited per IP harder). The
+  CAPTCHA's consume checks the proof before the answer and spends it in the same write.
 - The CAPTCHA is consumed before anything else is written; rate limits come before any mail.
 - A signup that fails after that for a reason that is not the visitor's (AWS busy, SES
   refusing mail: a 503) gives back what it took: the CAPTCHA, the per-IP count and the
@@ -22,7 +26,6 @@ The rules it keeps (docs/newsletter.md tells why):
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -36,6 +39,7 @@ from chalicelib.core import faults
 from chalicelib.core.conditions import TransactionCancelled
 from chalicelib.core.config import Settings, get_settings
 from chalicelib.limits.limiter import Claim, Hit, Limiter, RateLimited, default_limiter
+from chalicelib.limits.subjects import ip_subject
 from chalicelib.newsletter import mails, tokens
 from chalicelib.newsletter.addresses import mailbox
 from chalicelib.newsletter.models import CONFIRMED, PENDING, SUPPRESSED, Subscriber
@@ -47,7 +51,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FIELDS = ("email", "captcha_id", "captcha_answer", "topics", "consent", "consent_version")
+FIELDS = ("email", "captcha_id", "captcha_answer", "topics", "consent", "consent_version", "proof_of_work")
 # Limit scopes in the ratelimits table: the mail claim per mailbox (``addresses.mailbox``),
 # the sliding per-IP count.
 MAIL_CLAIM = "confirm-mail"
@@ -64,6 +68,9 @@ class SignupInput:
     captcha_id: str
     captcha_answer: str
     topics: tuple[str, ...]  # category slugs in category order; empty means every category
+    # The solved proof of work (ALTCHA's payload) as sent, checked by the CAPTCHA's consume;
+    # None for a form post from the no-JavaScript page.
+    proof_of_work: str | None = None
 
 
 # ---------------------------------------------------------------------------- the form
@@ -73,8 +80,10 @@ def _bad(code: str, message: str) -> SubscriptionError:
     return SubscriptionError(400, code, message)
 
 
-def parse_signup(fields: Mapping[str, Any], *, consent_version: str) -> SignupInput:
-    """Check a decoded JSON object or form (values already typed) before anything is written."""
+def parse_signup(fields: Mapping[str, Any], *, consent_version: str,
+                 proof_required: bool = True) -> SignupInput:
+    """Check a decoded JSON object or form (values already typed) before anything is written.
+    ``proof_required``: the post must bring a proof of work (JSON does; a form post need not)."""
     unknown = sorted(set(fields) - set(FIELDS))
     if unknown:
         return_names = ", ".join(FIELDS)
@@ -107,6 +116,13 @@ def parse_signup(fields: Mapping[str, Any], *, consent_version: str) -> SignupIn
         raise _bad("CaptchaMissing", "Hent et nyt billede med tegn og prøv igen.")
     if not answer.strip() or len(answer) > 20:
         raise _bad("CaptchaMissing", "Skriv tegnene fra billedet (eller lydfilen).")
+    proof = fields.get("proof_of_work")
+    if proof is not None and not isinstance(proof, str):
+        raise _bad("WrongType", "Feltet 'proof_of_work' skal være tekst: løsningen som base64.")
+    if not proof and proof_required:
+        from chalicelib.captcha.work import MESSAGES, MISSING
+
+        raise _bad(MISSING, MESSAGES[MISSING])
 
     from chalicelib.newsletter.addresses import InvalidAddress, normalise
 
@@ -115,21 +131,8 @@ def parse_signup(fields: Mapping[str, Any], *, consent_version: str) -> SignupIn
     except InvalidAddress as problem:
         raise _bad("InvalidEmail", str(problem)) from None
     chosen = tuple(slug for slug in known if slug in topics)
-    return SignupInput(email=email, captcha_id=captcha_id, captcha_answer=answer.strip(), topics=chosen)
-
-
-def ip_subject(source_ip: str | None) -> str:
-    """What the per-IP limit counts: the address, or its /64 for IPv6 (one household or
-    server gets a whole /64, so counting single IPv6 addresses would limit nothing)."""
-    if not source_ip:
-        return "unknown"
-    try:
-        parsed = ipaddress.ip_address(source_ip)
-    except ValueError:
-        return "unknown"
-    if parsed.version == 6:
-        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
-    return str(parsed)
+    return SignupInput(email=email, captcha_id=captcha_id, captcha_answer=answer.strip(), topics=chosen,
+                       proof_of_work=proof or None)
 
 
 # ---------------------------------------------------------------------------- the signup
@@ -147,13 +150,15 @@ class Signup:
         self._settings = settings
         self._send = send
 
-    def parse(self, fields: Mapping[str, Any]) -> SignupInput:
-        return parse_signup(fields, consent_version=self._store.consent_version)
+    def parse(self, fields: Mapping[str, Any], *, proof_required: bool = True) -> SignupInput:
+        return parse_signup(fields, consent_version=self._store.consent_version,
+                            proof_required=proof_required)
 
     def run(self, request: SignupInput, context: RequestContext) -> str:
         """Consume the CAPTCHA, apply the limits, record the request, send the mail.
 
-        Raises the CAPTCHA's rejection, ``RateLimited`` or ``MailUnavailable``; every other
+        Raises the proof of work's or the CAPTCHA's rejection (``WorkRejected``,
+        ``CaptchaRejected``), ``RateLimited`` or ``MailUnavailable``; every other
         outcome is ``SIGNUP_ACCEPTED``, whatever state the address is in. When AWS makes it
         fail after the CAPTCHA (a transient fault, see ``core.faults``), the CAPTCHA and the
         per-IP count are given back, so the visitor's retry of the same request is not
@@ -161,7 +166,7 @@ class Signup:
         """
         # Bound to the address: if it is given back, only this address's retry can use it.
         solved = self._captcha.consume(request.captcha_id, request.captcha_answer,
-                                       tokens.subscriber_id(request.email))
+                                       tokens.subscriber_id(request.email), request.proof_of_work)
         counted: Hit | None = None
         try:
             counted = self._limiter.hit(SIGNUP_IP, ip_subject(context.source_ip),

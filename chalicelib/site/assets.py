@@ -15,7 +15,9 @@ from chalicelib.core.resources import STATIC
 IMMUTABLE = "public, max-age=31536000, immutable"
 TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
          ".svg": "image/svg+xml"}
-NAMES = ("site.css", "site.js", "favicon.svg", "captcha-placeholder.svg")
+# proof-of-work.js runs as the signup's Web Worker, which must be same-origin: like site.js
+# it is served from the site (the API's pages are on the same origin, under /api).
+NAMES = ("site.css", "site.js", "proof-of-work.js", "favicon.svg", "captcha-placeholder.svg")
 
 
 @dataclass(frozen=True)

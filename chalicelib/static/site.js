@@ -1,11 +1,19 @@
 /* Center for Borgerdialog: the site's one script. Progressive enhancement only: every
    form also works without it (POST to the API, 303 to a result page). No inline script
-   anywhere, so the CSP can say script-src 'self'. */
+   anywhere, so the CSP can say script-src 'self'. The signup's proof of work runs in a
+   Web Worker of our own (proof-of-work.js, worker-src 'self') while the visitor types. */
 (function () {
   "use strict";
 
   function text(el, message) {
     el.textContent = message || "";
+  }
+
+  // An error whose message is for the visitor (Danish), unlike a browser's own.
+  function said(message) {
+    var error = new Error(message);
+    error.danish = message;
+    return error;
   }
 
   function readJSON(response) {
@@ -14,9 +22,19 @@
     });
   }
 
+  // The proof of work needs a Web Worker with WebCrypto; a browser without them keeps the
+  // page as it is without JavaScript (a link to the API's form page, which needs no work).
+  function canWork() {
+    return Boolean(window.Worker && window.TextEncoder && window.crypto && window.crypto.subtle);
+  }
+
   function Signup(form) {
     this.form = form;
     this.api = form.getAttribute("data-api");
+    this.workScript = form.getAttribute("data-work-script");
+    this.worker = null;
+    this.proof = null;  // a promise of the solved proof of work, or null: the challenge has none
+    this.proofReady = false;
     this.image = form.querySelector("[data-captcha-image]");
     this.idField = form.querySelector("input[name=captcha_id]");
     this.answer = form.querySelector("input[name=captcha_answer]");
@@ -70,10 +88,41 @@
         self.audioUrl = data.audio_url || "";
         self.forgetAudio();
         self.answer.value = "";
+        self.startWork(data.proof_of_work || null);
       });
     }).catch(function (error) {
       self.say("error", error.message);
     });
+  };
+
+  // Solve the challenge's proof of work in a worker, now, while the visitor reads and types;
+  // a new challenge stops the old work.
+  Signup.prototype.startWork = function (puzzle) {
+    var self = this;
+    if (self.worker) { self.worker.terminate(); }
+    self.worker = null;
+    self.proof = null;
+    self.proofReady = false;
+    if (!puzzle) { return; }
+    var worker = new Worker(self.workScript);
+    self.worker = worker;
+    self.proof = new Promise(function (resolve, reject) {
+      worker.onmessage = function (event) {
+        worker.terminate();
+        if (event.data && event.data.payload) {
+          if (self.worker === worker) { self.proofReady = true; }
+          resolve(event.data.payload);
+        } else {
+          reject(new Error(event.data && event.data.error));
+        }
+      };
+      worker.onerror = function (event) {
+        event.preventDefault();
+        reject(new Error("the worker failed"));
+      };
+    });
+    self.proof.catch(function () { /* said when the visitor sends the form */ });
+    worker.postMessage(puzzle);
   };
 
   Signup.prototype.forgetAudio = function () {
@@ -117,6 +166,11 @@
 
   Signup.prototype.send = function (event) {
     var self = this;
+    if (!self.proof) {
+      // A challenge without proof of work (the API's own form page): the browser posts the
+      // form itself, as without JavaScript.
+      return;
+    }
     event.preventDefault();
     var data = new FormData(self.form);
     var payload = {
@@ -129,12 +183,18 @@
     };
     self.submit.disabled = true;
     self.fieldError("");
-    self.say("", "Sender …");
-    fetch(self.form.action, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "Accept": "application/json" },
-      credentials: "same-origin",
-      body: JSON.stringify(payload)
+    self.say("", self.proofReady ? "Sender …" : "Sender … Din browser gør lige tilmeldingen klar.");
+    self.proof.then(function (proof) {
+      payload.proof_of_work = proof;
+      return fetch(self.form.action, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "Accept": "application/json" },
+        credentials: "same-origin",
+        body: JSON.stringify(payload)
+      });
+    }, function () {
+      throw said("Din browser kunne ikke gøre tilmeldingen klar. Hent et nyt billede og prøv "
+        + "igen, eller brug tilmeldingssiden uden JavaScript.");
     }).then(function (response) {
       return readJSON(response).then(function (body) {
         if (response.ok) {
@@ -163,8 +223,8 @@
           if (response.status === 429) { self.newChallenge(); }
         }
       });
-    }).catch(function () {
-      self.say("error", "Der er ingen forbindelse lige nu. Prøv igen om lidt.");
+    }).catch(function (error) {
+      self.say("error", (error && error.danish) || "Der er ingen forbindelse lige nu. Prøv igen om lidt.");
     }).then(function () {
       self.submit.disabled = false;
     });
@@ -194,6 +254,7 @@
   };
 
   document.addEventListener("DOMContentLoaded", function () {
+    if (!canWork()) { return; }
     var forms = document.querySelectorAll("form[data-signup]");
     for (var i = 0; i < forms.length; i += 1) {
       new Signup(forms[i]).start();

@@ -19,7 +19,7 @@ from chalice.test import Client
 from chalicelib.captcha import audio
 from chalicelib.captcha import challenges as captcha
 from chalicelib.core.config import CAPTCHA_ALPHABET, get_settings
-from tests.support.captcha import fixed_answer, new_challenge
+from tests.support.captcha import fixed_answer, new_challenge, worked_challenge
 
 PROBE = 32  # samples: a run this long from a clip, found in a rendering, is the clip verbatim
 
@@ -123,7 +123,7 @@ TAKES_WAV = ["audio/wav", "audio/*", "*/*",
 
 @dynamodb
 def test_the_audio_of_a_live_challenge_is_a_fresh_wav_never_cached(client: Client) -> None:
-    captcha_id = new_challenge(client)
+    captcha_id, proof = worked_challenge(client)
     bodies = []
     for accept in TAKES_WAV:
         response = client.http.get(f"/captcha/{captcha_id}/audio", headers={"accept": accept})
@@ -133,7 +133,7 @@ def test_the_audio_of_a_live_challenge_is_a_fresh_wav_never_cached(client: Clien
         assert 15 < len(_frames(response.body)) / 2 / audio.RATE < 40
         bodies.append(response.body)
     assert len(set(bodies)) == len(bodies)  # each a new rendering
-    captcha.consume(captcha_id, fixed_answer())  # listening used up nothing
+    captcha.consume(captcha_id, fixed_answer(), proof=proof)  # listening used up nothing
 
 
 @dynamodb
@@ -165,9 +165,11 @@ def test_an_expired_solved_or_used_up_challenge_has_no_audio(client: Client) -> 
         key=settings.secret_for("captcha"), bucket=settings.bucket, site_url=settings.site_url,
         answers=lambda _id: fixed_answer(), clock=lambda: datetime.now(UTC) - timedelta(minutes=11))
     expired = made_earlier.create().captcha_id
-    solved = new_challenge(client)
-    captcha.consume(solved, fixed_answer())
-    used_up = new_challenge(client)
+    solved, proof = worked_challenge(client)
+    captcha.consume(solved, fixed_answer(), proof=proof)
+    # Three wrong answers: the no-JavaScript page's challenges take three tries (one made with
+    # a proof of work takes one try per proof).
+    used_up = captcha.create_challenge(work=False).captcha_id
     for _ in range(captcha.MAX_WRONG_ANSWERS):
         with pytest.raises(captcha.CaptchaRejected):
             captcha.consume(used_up, "22222")

@@ -18,8 +18,9 @@ from chalicelib.captcha import challenges as captcha
 from chalicelib.captcha.challenges import CaptchaRejected, CaptchaService
 from chalicelib.captcha.model import ChallengeItem
 from chalicelib.captcha.picture import HEIGHT, WIDTH
+from chalicelib.captcha.work import solve
 from chalicelib.core.config import CAPTCHA_ALPHABET, CAPTCHA_LENGTH, get_settings
-from tests.support.captcha import fixed_answer, new_challenge
+from tests.support.captcha import fixed_answer, worked_challenge
 from tests.support.faults import (
     ACCESS_DENIED,
     BY_SERVICE,
@@ -79,13 +80,14 @@ def _objects() -> list[str]:
 
 # --- POST /captcha -------------------------------------------------------------------
 
-def test_post_captcha_gives_a_picture_in_s3_and_an_audio_address_of_one_fresh_challenge(client: Client) -> None:
+def test_post_captcha_gives_a_picture_in_s3_an_audio_address_and_a_proof_of_work_of_one_fresh_challenge(
+        client: Client) -> None:
     before = datetime.now(UTC)
     response = client.http.post("/captcha")
     assert response.status_code == 201
     assert response.headers["Cache-Control"] == "no-store"
     body = json.loads(response.body)
-    assert set(body) == {"captcha_id", "image_url", "audio_url", "expires_at"}
+    assert set(body) == {"captcha_id", "image_url", "audio_url", "expires_at", "proof_of_work"}
     captcha_id = body["captcha_id"]
     settings = get_settings()
     assert body["image_url"] == f"{settings.site_url}/captcha/{captcha_id}.png"
@@ -106,20 +108,28 @@ def test_post_captcha_gives_a_picture_in_s3_and_an_audio_address_of_one_fresh_ch
         image.verify()
         assert image.format == "PNG" and image.size == (WIDTH, HEIGHT)
 
+    # ALTCHA's challenge, naming this challenge and expiring with it (tests/captcha/test_work.py).
+    puzzle = body["proof_of_work"]
+    assert set(puzzle) == {"algorithm", "challenge", "maxnumber", "salt", "signature"}
+    assert (puzzle["algorithm"], puzzle["maxnumber"]) == ("SHA-256", settings.pow_max_number)
+    assert f"captcha={captcha_id}&" in puzzle["salt"]
+    assert f"expires={int(expires.timestamp())}&" in puzzle["salt"]
+
     # The challenge answers to the characters shown, in any case.
-    captcha.consume(captcha_id, fixed_answer().lower())
+    captcha.consume(captcha_id, fixed_answer().lower(), proof=solve(puzzle))
 
 
 def test_each_challenge_costs_one_put_and_one_write_and_its_audio_one_read(
         client: Client, aws_calls: Counter[str]) -> None:
     aws_calls.clear()
-    captcha_id = new_challenge(client)
-    assert aws_calls == Counter({"s3.PutObject": 1, "dynamodb.PutItem": 1})
+    captcha_id, proof = worked_challenge(client)
+    # The per-IP count (captcha.limit, an UpdateItem), the picture, the item.
+    assert aws_calls == Counter({"dynamodb.UpdateItem": 1, "s3.PutObject": 1, "dynamodb.PutItem": 1})
     aws_calls.clear()
     assert client.http.get(f"/captcha/{captcha_id}/audio", headers=AUDIO).status_code == 200
     assert aws_calls == Counter({"dynamodb.GetItem": 1})  # is it live? Nothing written anywhere
     aws_calls.clear()
-    captcha.consume(captcha_id, fixed_answer())
+    captcha.consume(captcha_id, fixed_answer(), proof=proof)  # and spends the proof in the same write
     assert aws_calls == Counter({"dynamodb.UpdateItem": 1})
 
 
@@ -279,15 +289,15 @@ def test_a_challenge_expires_after_10_minutes_checked_in_code() -> None:
 
 def test_answers_are_case_insensitive_and_forgive_spaces_and_wide_forms(client: Client) -> None:
     for typed in ["k7m2p", " K7M2P ", "K 7 M 2 P", "\uff2b\uff17\uff2d\uff12\uff30", "k7M2p\n"]:
-        captcha_id = new_challenge(client)
-        solved = captcha.consume(captcha_id, typed)
+        captcha_id, proof = worked_challenge(client)
+        solved = captcha.consume(captcha_id, typed, proof=proof)
         item = ChallengeItem.get(captcha_id, consistent_read=True)
         # Accepted as the right answer: solved by this attempt, not counted as a wrong one.
         assert (solved.captcha_id, item.solved_by, item.wrong_answers) == (captcha_id, solved.attempt, 0), typed
     # Forgiving is not accepting anything: one character off, in each of those forms, is wrong.
     for typed in ["k7m2q", " K7M2Q ", "K 7 M 2 Q", "\uff2b\uff17\uff2d\uff12\uff31", "k7M2q\n"]:
         with pytest.raises(CaptchaRejected) as rejected:
-            captcha.consume(new_challenge(client), typed)
+            captcha.consume(*worked_challenge(client, typed))
         assert rejected.value.code == "wrong", typed
 
 
@@ -326,10 +336,10 @@ def test_a_look_alike_typed_counts_as_the_character_the_picture_shows(client: Cl
     """N, X, Y, T, Z, Q and 4 are never drawn; typed, they are the M, K, V, 7, 2, D and A
     that people took them for (fixed answer K7M2P)."""
     for typed in ["XTN2P", "K7MZP", "xtnzp"]:
-        captcha.consume(new_challenge(client), typed)
+        captcha.consume(*worked_challenge(client, typed))
     for typed in ["K7M2R", "Y7M2P"]:  # a different character is still wrong
         with pytest.raises(CaptchaRejected) as rejected:
-            captcha.consume(new_challenge(client), typed)
+            captcha.consume(*worked_challenge(client, typed))
         assert rejected.value.code == "wrong", typed
 
 
@@ -372,14 +382,14 @@ def test_malformed_ids_are_unknown_without_an_aws_call(aws_calls: Counter[str]) 
 
 def test_answers_that_cannot_be_right_are_refused_at_once_and_not_counted(client: Client,
                                                                aws_calls: Counter[str]) -> None:
-    captcha_id = new_challenge(client)
+    captcha_id, proof = worked_challenge(client)
     aws_calls.clear()
     for answer in NOT_ANSWERS:
         with pytest.raises(CaptchaRejected) as rejected:
-            captcha.consume(captcha_id, answer)
+            captcha.consume(captcha_id, answer, proof=proof)
         assert rejected.value.code == "wrong", answer
-    assert sum(aws_calls.values()) == 0
-    captcha.consume(captcha_id, fixed_answer())
+    assert sum(aws_calls.values()) == 0  # nor was the proof spent on them
+    captcha.consume(captcha_id, fixed_answer(), proof=proof)
 
 
 def test_an_unknown_id_is_refused(aws_calls: Counter[str]) -> None:
@@ -425,12 +435,13 @@ def test_a_missing_permission_is_a_500_without_internals_and_no_challenge(
 
 def test_consume_while_dynamodb_is_busy_is_unavailable_and_costs_no_try(
         client: Client, faults: FaultInjector) -> None:
-    captcha_id = new_challenge(client)
+    captcha_id, proof = worked_challenge(client)
     faults.inject("dynamodb.UpdateItem", THROUGHPUT, times=1)
     with pytest.raises(captcha.CaptchaUnavailable):
-        captcha.consume(captcha_id, "22222")
-    assert ChallengeItem.get(captcha_id, consistent_read=True).wrong_answers == 0  # no try spent
-    captcha.consume(captcha_id, fixed_answer())
+        captcha.consume(captcha_id, "22222", proof=proof)
+    item = ChallengeItem.get(captcha_id, consistent_read=True)
+    assert item.wrong_answers == 0 and item.work_spent_at is None  # no try spent, nor the proof
+    captcha.consume(captcha_id, fixed_answer(), proof=proof)
 
 
 def _table_is_empty() -> bool:

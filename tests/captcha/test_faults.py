@@ -27,8 +27,9 @@ from tests.support.faults import (
     matrix,
 )
 
-# POST /captcha: the picture to S3 first, then the challenge item (the audio is made on demand).
-CAPTCHA_CALLS = ["s3.PutObject", "dynamodb.PutItem"]
+# POST /captcha: the per-IP count (captcha.limit), the picture to S3, then the challenge item
+# (the audio is made on demand).
+CAPTCHA_CALLS = ["dynamodb.UpdateItem", "s3.PutObject", "dynamodb.PutItem"]
 
 
 def test_captcha_calls_are_the_ones_the_fault_matrix_covers(client: Client, faults: FaultInjector) -> None:
@@ -52,11 +53,13 @@ def test_captcha_creation_under_faults_is_503_and_leaves_no_challenge(
 
     response = client.http.post("/captcha")
     assert response.status_code == 201
-    captcha_id = json.loads(response.body)["captcha_id"]
+    body = json.loads(response.body)
+    captcha_id = body["captcha_id"]
     assert [item.captcha_id for item in ChallengeItem.scan()] == [captcha_id]
     from chalicelib.captcha import challenges
+    from chalicelib.captcha.work import solve
 
-    challenges.consume(captcha_id, fixed_answer())  # the new one works, once
+    challenges.consume(captcha_id, fixed_answer(), proof=solve(body["proof_of_work"]))  # works, once
 
 
 @pytest.mark.parametrize(("call", "after", "fault"),
@@ -88,9 +91,9 @@ def test_the_html_signup_form_under_faults_is_a_503_page_then_works(
 @pytest.mark.parametrize("fault", BY_SERVICE["dynamodb"], ids=lambda f: f.code)
 def test_the_audio_while_dynamodb_fails_is_a_clean_503_then_plays(
         client: Client, faults: FaultInjector, fault: Fault) -> None:
-    from tests.support.captcha import fixed_answer, new_challenge
+    from tests.support.captcha import fixed_answer, worked_challenge
 
-    captcha_id = new_challenge(client)
+    captcha_id, proof = worked_challenge(client)
     faults.inject("dynamodb.GetItem", fault)
     response = client.http.get(f"/captcha/{captcha_id}/audio", headers={"accept": "audio/wav"})
     assert_clean_unavailable(response.status_code, response.headers, response.body.decode())
@@ -99,7 +102,7 @@ def test_the_audio_while_dynamodb_fails_is_a_clean_503_then_plays(
     assert response.status_code == 200 and response.headers["Content-Type"] == "audio/wav"
     from chalicelib.captcha import challenges
 
-    challenges.consume(captcha_id, fixed_answer())
+    challenges.consume(captcha_id, fixed_answer(), proof=proof)
 
 
 def test_the_audio_without_permission_is_a_500_without_internals(client: Client, faults: FaultInjector) -> None:

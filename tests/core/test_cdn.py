@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
+from chalicelib.captcha.work import solve
 from chalicelib.core import cdn, config
 from chalicelib.newsletter import tokens
 from chalicelib.newsletter.models import ConsentEvent
@@ -33,8 +34,9 @@ THROUGH_CDN = {cdn.ORIGIN_HEADER: SECRET}
 def _signup(client: Client, email: str, headers: dict[str, str]) -> Any:
     challenge = client.http.post("/captcha", headers=headers)
     assert challenge.status_code == 201, challenge.body
-    fields = {"email": email, "captcha_id": json.loads(challenge.body)["captcha_id"],
-              "captcha_answer": ANSWER, "topics": ["metoder"], "consent": True}
+    made = json.loads(challenge.body)
+    fields = {"email": email, "captcha_id": made["captcha_id"], "captcha_answer": ANSWER,
+              "topics": ["metoder"], "consent": True, "proof_of_work": solve(made["proof_of_work"])}
     return client.http.post("/subscriptions", headers={**JSON_HEADERS, **headers},
                             body=json.dumps(fields).encode())
 

@@ -47,7 +47,8 @@ def test_categories_and_bad_requests_make_no_aws_call(client: Client, aws_calls:
 # pynamodb (transactions, the subscriber, ledger and rate-limit models) or the CAPTCHA.
 HEAVY = ("PIL", "captcha", "jinja2", "markdown", "nh3", "yaml", "boto3", "email_validator",
          "pynamodb.transactions", "chalicelib.newsletter.signup", "chalicelib.limits.limiter",
-         "chalicelib.newsletter.models", "chalicelib.captcha.challenges")
+         "chalicelib.newsletter.models", "chalicelib.captcha.challenges", "chalicelib.captcha.work",
+         "chalicelib.captcha.limit")
 IMPORT_PROBE = f"""
 import json, sys
 import app
@@ -80,6 +81,24 @@ def test_the_probe_sees_the_service_once_a_route_needs_it() -> None:
     heavy = set(json.loads(result.stdout)["heavy"])
     assert {"chalicelib.newsletter.models", "chalicelib.newsletter.signup", "chalicelib.limits.limiter",
             "editor", "editor.cli"} <= heavy
+
+
+def test_the_proof_of_work_check_adds_no_import_to_any_route() -> None:
+    """The routes that check a proof of work (POST /captcha, POST /subscriptions) load
+    captcha.work: it must bring nothing but the standard library with it."""
+    probe = """
+import json, sys
+import app
+before = set(sys.modules)
+import chalicelib.captcha.work
+added = sorted(set(sys.modules) - before)
+print(json.dumps([m for m in added if m.split(".")[0] not in sys.stdlib_module_names]))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True,
+        env={"PATH": "", "STAGE": "local", "AWS_DEFAULT_REGION": "eu-north-1"},
+    )
+    assert json.loads(result.stdout) == ["chalicelib.captcha.work"]
 
 
 def test_boto3_clients_are_made_once_per_process() -> None:

@@ -24,6 +24,7 @@ from chalice.test import Client
 from chalicelib.limits import limiter
 from chalicelib.newsletter import tokens
 from chalicelib.newsletter.models import CONFIRMED, PENDING, UNSUBSCRIBED, Subscriber
+from tests.support.captcha import worked_challenge
 from tests.support.faults import (
     BY_SERVICE,
     INTERNALS,
@@ -41,7 +42,6 @@ from tests.support.subscriptions import (
     Outbox,
     confirm_link,
     mails_to,
-    new_challenge,
     path_of,
     post_form,
     post_json,
@@ -207,9 +207,11 @@ def test_when_the_give_back_fails_too_the_answer_is_still_a_clean_503(
     assert_clean_unavailable(response.status_code, response.headers, response.body.decode())
 
     again = post_json(client, "/subscriptions", fields)
-    assert again.status_code == 400 and json.loads(again.body)["Code"] == "CaptchaUsed"
+    # Its proof of work is spent with it, and said first.
+    assert again.status_code == 400 and json.loads(again.body)["Code"] == "ProofOfWorkUsed"
     assert "nyt billede" in json.loads(again.body)["Message"]
-    fresh = {**fields, "captcha_id": new_challenge(client)}
+    captcha_id, proof = worked_challenge(client)
+    fresh = {**fields, "captcha_id": captcha_id, "proof_of_work": proof}
     assert post_json(client, "/subscriptions", fresh).status_code == 202
     one_mail_that_confirms(client, outbox, EMAIL)
 

@@ -134,7 +134,8 @@ def test_a_mail_refused_for_our_own_fault_is_a_500_and_gives_no_captcha_back(
     assert mails_to(outbox, EMAIL) == []
 
     again = post_json(client, "/subscriptions", fields)
-    assert again.status_code == 400 and json.loads(again.body)["Code"] == "CaptchaUsed"
+    # Its proof of work is spent with it, and said first.
+    assert again.status_code == 400 and json.loads(again.body)["Code"] == "ProofOfWorkUsed"
     assert post_json(client, "/subscriptions", signup_fields(client, EMAIL)).status_code == 202
     one_mail_that_confirms(client, outbox, EMAIL)
 

@@ -24,6 +24,7 @@ from chalicelib.newsletter.models import CONFIRMED, PENDING, ConsentEvent, Subsc
 from chalicelib.newsletter.outcomes import SubscriptionError
 from chalicelib.newsletter.signup import SignupInput, default_signup
 from chalicelib.newsletter.store import RequestContext
+from tests.support.captcha import worked_challenge
 from tests.support.faults import FaultInjector, assert_clean_unavailable, cancelled
 from tests.support.subscriptions import (
     ANSWER,
@@ -31,7 +32,6 @@ from tests.support.subscriptions import (
     Outbox,
     confirm_link,
     mails_to,
-    new_challenge,
     path_of,
     post_form,
     settings_from_env,
@@ -205,7 +205,8 @@ def test_confirms_racing_a_second_signup_leave_exactly_one_proof_or_none(
         subscribe(client, EMAIL)
         _mail_interval_passes()
         [link] = _links(outbox)
-        again = SignupInput(EMAIL, new_challenge(client), ANSWER, ("metoder",))
+        captcha_id, work = worked_challenge(client)
+        again = SignupInput(EMAIL, captcha_id, ANSWER, ("metoder",), work)
 
         def confirm(_: int) -> str:
             try:

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from chalicelib.captcha.work import solve
 from chalicelib.core import cdn
 from chalicelib.core.config import get_settings
 from chalicelib.newsletter import tokens
@@ -33,12 +34,14 @@ FORGED = "203.0.113.9:4711"
 
 
 def signup(base: str, prefix: str, email: str, *, source: str, headers: dict[str, str] | None = None) -> int:
-    """The site's script's signup: a challenge, then the JSON post; returns the post's status."""
+    """The site's script's signup: a challenge, its proof of work, then the JSON post; returns
+    the post's status."""
     json_headers = {"Content-Type": "application/json", "Accept": "application/json", **(headers or {})}
     status, _, body = call(base, "POST", f"{prefix}/captcha", source=source, headers=json_headers)
     assert status == 201, body
-    fields = {"email": email, "captcha_id": json.loads(body)["captcha_id"], "captcha_answer": ANSWER,
-              "topics": ["metoder"], "consent": True}
+    made = json.loads(body)
+    fields = {"email": email, "captcha_id": made["captcha_id"], "captcha_answer": ANSWER,
+              "topics": ["metoder"], "consent": True, "proof_of_work": solve(made["proof_of_work"])}
     status, _, body = call(base, "POST", f"{prefix}/subscriptions", source=source, headers=json_headers,
                            body=json.dumps(fields).encode())
     assert status in (202, 429), body

@@ -1,7 +1,7 @@
 """A visitor of the newsletter signup, as the tests drive it: through HTTP only.
 
 Every challenge is a real one from ``POST /captcha``; tests know its answer because the
-test stage fixes it (``CAPTCHA_TEST_ANSWER``, tests/conftest.py).
+test stage fixes it (``CAPTCHA_TEST_ANSWER``, tests/conftest.py), and solve its proof of work.
 """
 
 from __future__ import annotations
@@ -33,9 +33,24 @@ def new_challenge(client: Client) -> str:
     return str(json.loads(response.body)["captcha_id"])
 
 
+def page_challenge(client: Client) -> str:
+    """The challenge of the no-JavaScript signup page (``GET /nyhedsbrev``), as a browser
+    without JavaScript posts it: made without a proof of work, so its form post needs none."""
+    page = client.http.get("/nyhedsbrev")
+    assert page.status_code == 200, page.body
+    found = re.search(r'<input type="hidden" name="captcha_id" value="([0-9a-f]+)">', page.body.decode())
+    assert found, "the page has no challenge"
+    return found.group(1)
+
+
 def signup_fields(client: Client, email: str, **changes: Any) -> dict[str, Any]:
-    fields: dict[str, Any] = {"email": email, "captcha_id": new_challenge(client),
-                              "captcha_answer": ANSWER, "topics": ["metoder"], "consent": True}
+    """A JSON signup as the site's script sends it: a new challenge, its answer and its proof
+    of work solved (tests/support/captcha.py)."""
+    from tests.support.captcha import worked_challenge
+
+    captcha_id, proof = worked_challenge(client)
+    fields: dict[str, Any] = {"email": email, "captcha_id": captcha_id, "captcha_answer": ANSWER,
+                              "topics": ["metoder"], "consent": True, "proof_of_work": proof}
     fields.update(changes)
     return fields
 
