@@ -65,6 +65,21 @@ def _axis(parts: list[str], panel: tuple[int, int], scale: list[int], title: str
                  f'text-anchor="middle" font-size="14" fill="#333">{escape(title)}</text>')
 
 
+def _legend(parts: list[str], entries: list[tuple[str, str, str]], y: int) -> None:
+    x = float(LEFT)
+    parts.append('<g class="forklaring">')
+    for label, colour, kind in entries:
+        if kind == "line":
+            parts.append(f'<line x1="{x}" y1="{y}" x2="{x + 22}" y2="{y}" stroke="{colour}" '
+                         f'stroke-width="3"/>'
+                         f'<circle cx="{x + 11}" cy="{y}" r="4" fill="{colour}"/>')
+        else:
+            parts.append(f'<rect x="{x + 3}" y="{y - 7}" width="14" height="14" fill="{colour}"/>')
+        parts.append(f'<text x="{x + 28}" y="{y + 5}" font-size="14" fill="#111">{escape(label)}</text>')
+        x += 28 + 8.5 * len(label) + 24
+    parts.append("</g>")
+
+
 def render(series: Sequence[tuple[str, Mapping[str, int], int]]) -> str:
     """``series``: (month id, that month's event counters, subscribers at its end), oldest first."""
     months = [month for month, _, _ in series]
@@ -78,19 +93,9 @@ def render(series: Sequence[tuple[str, Mapping[str, int], int]]) -> str:
              f'<rect width="{WIDTH}" height="{HEIGHT}" fill="#fff"/>',
              f'<text class="titel" x="{WIDTH / 2}" y="34" text-anchor="middle" font-size="20" '
              f'font-weight="600" fill="#111">{escape(TITLE)}</text>']
-    # The legend, one row under the title.
-    legend = [(LINE[0], LINE[1], "line")] + [(label, colour, "bar") for label, colour, _ in BARS]
-    x = float(LEFT)
-    parts.append('<g class="forklaring">')
-    for label, colour, kind in legend:
-        if kind == "line":
-            parts.append(f'<line x1="{x}" y1="66" x2="{x + 22}" y2="66" stroke="{colour}" stroke-width="3"/>'
-                         f'<circle cx="{x + 11}" cy="66" r="4" fill="{colour}"/>')
-        else:
-            parts.append(f'<rect x="{x + 3}" y="59" width="14" height="14" fill="{colour}"/>')
-        parts.append(f'<text x="{x + 28}" y="71" font-size="14" fill="#111">{escape(label)}</text>')
-        x += 28 + 8.2 * len(label) + 26
-    parts.append("</g>")
+    # Each panel's legend just above it, so the eye finds the series where it is drawn.
+    _legend(parts, [(LINE[0], LINE[1], "line")], TOP_PANEL[0] - 26)
+    _legend(parts, [(label, colour, "bar") for label, colour, _ in BARS], BOTTOM_PANEL[0] - 26)
     # Above: the subscribers.
     subscribers = [count for _, _, count in series]
     scale = ticks(max(subscribers, default=0))
@@ -114,9 +119,13 @@ def render(series: Sequence[tuple[str, Mapping[str, int], int]]) -> str:
                          f'{escape(month_label(months[n]))}: {value} {escape(label.lower())}</title></rect>')
     # The month axis, under the lower panel.
     for n, month in enumerate(months):
+        name = MONTHS_DA[int(month[5:]) - 1]
         parts.append(f'<text class="maaned" x="{centre[n]:.1f}" y="{BOTTOM_PANEL[1] + 22}" '
-                     f'text-anchor="middle" font-size="13" fill="#333">{escape(month_label(month))}</text>')
-    parts.append(f'<text class="akse" x="{(LEFT + WIDTH - RIGHT) / 2}" y="{HEIGHT - 30}" '
+                     f'text-anchor="middle" font-size="13" fill="#333">{name}</text>')
+        if n == 0 or month.endswith("-01"):  # the year under its first month, not under all twelve
+            parts.append(f'<text class="aar" x="{centre[n]:.1f}" y="{BOTTOM_PANEL[1] + 40}" '
+                         f'text-anchor="middle" font-size="13" fill="#333">{month[:4]}</text>')
+    parts.append(f'<text class="akse" x="{(LEFT + WIDTH - RIGHT) / 2}" y="{HEIGHT - 16}" '
                  f'text-anchor="middle" font-size="14" fill="#333">Måned (UTC)</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
