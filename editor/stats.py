@@ -102,24 +102,27 @@ class Figures:
 
 
 def _items(pk: str) -> Iterator[dict[str, Any]]:
-    """Every item of one partition of the site table, values as Python numbers and strings."""
-    from chalicelib.core import aws
-    from chalicelib.core.config import get_settings
+    """Every item of one partition of the site table, values as Python numbers and strings
+    (raw: a counter item's attributes are its counters, which no model declares)."""
+    from chalicelib.stats.models import FigureCounter
 
-    pages = aws.client("dynamodb").get_paginator("query").paginate(
-        TableName=get_settings().site_table, KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": pk}})
-    for page in pages:
+    connection = FigureCounter._get_connection()
+    start: dict[str, Any] | None = None
+    while True:
+        page = connection.query(pk, exclusive_start_key=start)
         for raw in page.get("Items", []):
             yield {name: (int(value["N"]) if "N" in value else value.get("S"))
                    for name, value in raw.items()}
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return
 
 
 def counters(kind: str) -> dict[str, dict[str, int]]:
     """Period id -> counter -> value, for ``week`` or ``month`` (one paginated Query)."""
-    from chalicelib.stats import counting
+    from chalicelib.stats import counting, models
 
-    pk = {"week": counting.WEEK, "month": counting.MONTH, "digest": counting.DIGEST}[kind]
+    pk = {"week": models.WEEK, "month": models.MONTH, "digest": models.DIGEST}[kind]
     return counting.totals(_items(pk))
 
 

@@ -28,22 +28,20 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import NumberAttribute
 from pynamodb.expressions.operand import Path
-from pynamodb.models import Model
 
 from chalicelib.core.conditions import Transaction
-from chalicelib.core.config import get_settings
-from chalicelib.core.models import StageTable
+from chalicelib.stats.models import DIGEST, MONTH, WEEK, FigureCounter
 
 if TYPE_CHECKING:
     from pynamodb.expressions.condition import Condition
     from pynamodb.expressions.update import Action
+    from pynamodb.models import Model
 
 # The digest a mail belongs to, in a header of its own: SES's bounce and complaint events
 # carry the mail's headers back, so those count on that digest.
 DIGEST_HEADER = "X-Borgerdialog-Digest"
-WEEK, MONTH, DIGEST = "figures-week", "figures-month", "figures-digest"
 SHARDS = 8
 ALL_TOPICS = "*"
 DEFAULT_FREQUENCY = "weekly"  # every subscriber gets the weekly digest until they can choose
@@ -59,16 +57,6 @@ METRIC_NAMES: dict[str, str] = {
     "bounced": "Bounced",
     "complained": "Complained",
 }
-
-
-class FigureCounter(Model):
-    """One shard of one period's counters (attributes: counter name -> number)."""
-
-    class Meta(StageTable):
-        table_name = get_settings().site_table
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
 
 
 class Member(Protocol):
