@@ -73,6 +73,7 @@ def this_month() -> str:
     return now.strftime("%Y-%m")
 
 
+@pytest.mark.dynamodb
 def test_stats_counts_every_kind_of_event_exactly(client: Client, outbox: Outbox, add_articles: ArticleFactory,
                                                   aws_calls: Counter[str],
                                                   capsys: pytest.CaptureFixture[str]) -> None:
@@ -149,6 +150,7 @@ def test_a_period_that_is_no_period_is_a_usage_error(capsys: pytest.CaptureFixtu
     assert "write e.g. 2026-W48" in capsys.readouterr().err
 
 
+@pytest.mark.dynamodb  # ADD on counter items inside a transaction, as DynamoDB itself takes it
 def test_signup_confirm_and_unsubscribe_make_no_extra_call(client: Client, outbox: Outbox,
                                                             aws_calls: Counter[str]) -> None:
     """The counters ride in the event's own transaction: the designed calls of bench/calls.py."""
