@@ -54,7 +54,9 @@ MODEL_CLASS_OPS = {"get": "GetItem", "query": "Query", "scan": "Scan", "count": 
                    "batch_get": "BatchGetItem", "batch_write": "BatchWriteItem"}
 INDEX_OPS = {"query": "Query", "scan": "Scan", "count": "Query"}
 INSTANCE_OPS = {"save": "PutItem", "update": "UpdateItem", "delete": "DeleteItem", "refresh": "GetItem"}
-TRANSACT_WRITE_OPS = {"save": "PutItem", "update": "UpdateItem", "delete": "DeleteItem"}
+# ``record``: chalicelib.stats.counting's CountedTransaction saves a ledger event (and its
+# counters, site-table updates inside the class) with it.
+TRANSACT_WRITE_OPS = {"save": "PutItem", "record": "PutItem", "update": "UpdateItem", "delete": "DeleteItem"}
 
 
 @dataclass(frozen=True)
@@ -214,8 +216,10 @@ class _ModuleReader:
         if service:
             return {Client(service)}
         func = node.func
-        if isinstance(func, ast.Name) and func.id in {"TransactWrite", "Transaction", "TransactGet"}:
-            # Transaction: chalicelib.core.conditions's named TransactWrite, same methods.
+        if isinstance(func, ast.Name) and func.id in {"TransactWrite", "Transaction", "CountedTransaction",
+                                                      "TransactGet"}:
+            # Transaction: chalicelib.core.conditions's named TransactWrite, same methods;
+            # CountedTransaction (chalicelib.stats.counting) is one that also counts.
             return {Transaction("get" if func.id == "TransactGet" else "write")}
         found: set[Kind] = set()
         for kind in self.kinds(func, scope, self_attrs):

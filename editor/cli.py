@@ -5,6 +5,7 @@
     borgerdialog rebuild [--force]             # render the whole site again
     borgerdialog digest preview|send|runs      # the weekly digest (editor/digest_commands.py)
     borgerdialog replay-failed [--dry-run]     # events functions failed on (editor/replay.py)
+    borgerdialog stats [--week W|--month M]    # figures and a chart (editor/stats.py)
 
 Which stack: the local one ``make run`` started (found through ``.local/stack.json``), or a
 deployed stage named with ``--stage dev|prod`` (editor/target.py). ``--quiet`` prints only
@@ -185,6 +186,9 @@ def parser() -> argparse.ArgumentParser:
     from editor.replay import add_commands as add_replay_commands
 
     add_replay_commands(commands, lambda command: _common(command, top=False))
+    from editor.stats import add_commands as add_stats_commands
+
+    add_stats_commands(commands, lambda command: _common(command, top=False))
     return top
 
 

@@ -40,6 +40,7 @@ from chalicelib.digest.models import CLAIMED, DIGEST_PK, SENT, Delivery, Digest
 from chalicelib.digest.pacing import Pacer, with_backoff, worker_rate
 from chalicelib.digest.weeks import week_number
 from chalicelib.newsletter.models import Subscriber
+from chalicelib.stats.counting import DIGEST_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,10 @@ class DigestWorker:
             (outcome.failed if "failed" in results else outcome.done).append(record)
         log.info("Digest worker: %d sent, %d skipped, %d failed, %d left", outcome.sent,
                  outcome.skipped, len(outcome.failed), len(outcome.left))
+        from chalicelib.stats import metrics
+
+        metrics.emit({"DigestSent": outcome.sent, "DigestSkipped": outcome.skipped,
+                      "DigestFailed": len(outcome.failed)})
         return outcome
 
     def _articles(self, queued: QueuedSubscriber) -> list[digest_mail.DigestArticle] | None:
@@ -165,6 +170,9 @@ class DigestWorker:
                                       topics=queued.topics)
         if message is None:
             return "skipped"  # nothing in their topics this week
+        # SES echoes the headers in its bounce and complaint events: they count on this digest
+        # (newsletter.notifications, docs/operations.md#figures).
+        message.headers[DIGEST_HEADER] = queued.digest_id
         self.pacer.wait()
         try:
             self.claim(queued.digest_id, queued.subscriber_id)

@@ -76,6 +76,9 @@ def handle(message: str) -> list[Action]:
     notification = parse(message)
     kind = notification["kind"]
     ses_message_id = str(notification["mail"].get("messageId", ""))
+    from chalicelib.stats.counting import digest_of
+
+    digest = {"digest": found} if (found := digest_of(notification["mail"])) else {}
     if kind == "Received":
         # A mail to the unsubscribe address (SES email receiving, infra/inbound.yaml).
         from chalicelib.newsletter import mailto
@@ -97,6 +100,7 @@ def handle(message: str) -> list[Action]:
             "diagnostic": str(r.get("diagnosticCode", ""))[:500],
             "ses_message_id": ses_message_id,
             "feedback_id": feedback_id,
+            **digest,
         }) for r in recipients]
     if kind == "Complaint":
         complaint = notification.get("complaint") or {}
@@ -106,6 +110,7 @@ def handle(message: str) -> list[Action]:
             "feedback_type": str(complaint.get("complaintFeedbackType") or ""),
             "ses_message_id": ses_message_id,
             "feedback_id": feedback_id,
+            **digest,
         }) for r in complaint.get("complainedRecipients") or []]
     log.info("SES %s notification for %s: nothing to do", kind, ses_message_id)
     return []

@@ -141,6 +141,6 @@ def erase(token: str, *, store: SubscriberStore | None = None, limiter: Limiter 
     if current is not None:
         limiter.forget(MAIL_CLAIM, mailbox(current.email))
     limiter.forget(RIGHTS_MAIL_CLAIM, sid)
-    erased = store.erase(sid)
+    erased = store.erase(sid, current)
     log.info("Erased subscriber %s and %d ledger events", sid, erased)
     return ERASED

@@ -34,7 +34,7 @@ from typing import Any, cast
 from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.core.clock import Clock, utcnow
-from chalicelib.core.conditions import Transaction, TransactionCancelled
+from chalicelib.core.conditions import TransactionCancelled
 from chalicelib.newsletter import consent
 from chalicelib.newsletter.models import (
     CONFIRMED,
@@ -45,6 +45,7 @@ from chalicelib.newsletter.models import (
     ConsentEvent,
     Subscriber,
 )
+from chalicelib.stats.counting import CountedTransaction
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ class SubscriberStore:
                             expires_ttl=ttl)
         version = self.consent_version
         try:
-            with Transaction(model) as transaction:
+            with CountedTransaction(model) as transaction:
                 if current is None:
                     transaction.save(model(
                         sid, email=email, status=PENDING, topics=list(topics), consent_version=version,
@@ -167,7 +168,7 @@ class SubscriberStore:
                         model.expires_ttl.set(ttl),
                         model.request_event_key.set(event.event_key),
                     ], condition=self._unchanged_since(current), name="subscriber")
-                transaction.save(event, condition=self._ledger.event_key.does_not_exist(), name="event")
+                transaction.record(event, condition=self._ledger.event_key.does_not_exist())
                 if superseded is not None:
                     transaction.delete(self._ledger(sid, superseded), name="superseded")
         except TransactionCancelled as cancelled:
@@ -182,7 +183,7 @@ class SubscriberStore:
         missing)."""
         model, ledger, now = self._subscribers, self._ledger, self._clock()
         try:
-            with Transaction(model) as transaction:
+            with CountedTransaction(model) as transaction:
                 transaction.update(model(sid), actions=[
                     model.status.set(CONFIRMED),
                     model.digest_partition.set(DIGEST_PARTITION),
@@ -191,8 +192,8 @@ class SubscriberStore:
                     model.expires_ttl.remove(),
                 ], condition=(model.status == PENDING)
                     & (model.confirm_token_hash == current.confirm_token_hash), name="subscriber")
-                transaction.save(self._event(sid, "confirmed", now, context),
-                                 condition=ledger.event_key.does_not_exist(), name="event")
+                transaction.record(self._event(sid, "confirmed", now, context),
+                                   condition=ledger.event_key.does_not_exist(), joined=current)
                 if proof is not None:
                     # Conditional: an update of a missing item would create a bare one.
                     transaction.update(ledger(sid, proof), actions=[ledger.expires_ttl.remove()],
@@ -212,14 +213,15 @@ class SubscriberStore:
                             {**(detail or {}), "method": method, "previous_status": current.status},
                             expires_ttl=None if current.expires_ttl is None else int(current.expires_ttl))
         try:
-            with Transaction(model) as transaction:
+            with CountedTransaction(model) as transaction:
                 transaction.update(model(sid), actions=[
                     model.status.set(UNSUBSCRIBED),
                     model.digest_partition.remove(),
                     model.unsubscribed_at.set(now),
                     model.updated_at.set(now),
                 ], condition=self._unchanged_since(current), name="subscriber")
-                transaction.save(event, condition=self._ledger.event_key.does_not_exist(), name="event")
+                transaction.record(event, condition=self._ledger.event_key.does_not_exist(),
+                                   left=current if current.status == CONFIRMED else None)
         except TransactionCancelled as cancelled:
             raise _changed_or_raise(cancelled) from cancelled
         log.info("Unsubscribed subscriber %s (%s)", sid, method)
@@ -235,37 +237,62 @@ class SubscriberStore:
         digest = hashlib.sha256(f"{notification_id}|{sid}".encode()).hexdigest()[:16]
         key = f"{at.isoformat(timespec='milliseconds')}#{event}#{digest}"
         entry = self._ledger(sid, key, event=event, at=at, detail=dict(detail))
-        try:
-            with Transaction(model) as transaction:
-                transaction.update(model(sid), actions=[
-                    model.status.set(SUPPRESSED),
-                    model.suppressed_at.set(model.suppressed_at | at),
-                    model.suppressed_reason.set(event),
-                    model.updated_at.set(now),
-                    model.digest_partition.remove(),
-                    model.expires_ttl.remove(),
-                ], condition=model.subscriber_id.exists(), name="subscriber")
-                transaction.save(entry, condition=self._ledger.event_key.does_not_exist(), name="event")
-        except TransactionCancelled as cancelled:
-            if cancelled.failed("event"):
-                log.info("SES %s notification %s seen before; nothing changes", event, notification_id)
-                return "duplicate"
-            if cancelled.failed("subscriber"):
+        # Read first: whether they were getting the digest (and in which topics) is what the
+        # figures subtract; the write is conditional on that state, and read again if it moved.
+        for _attempt in range(3):
+            current = self.get(sid)
+            if current is None:
                 log.info("SES %s for an address we do not know; nothing to suppress", event)
                 return "unknown-address"
-            raise
-        log.warning("Suppressed subscriber %s after a %s (notification %s)", sid, event, notification_id)
-        return "suppressed"
+            try:
+                with CountedTransaction(model) as transaction:
+                    transaction.update(model(sid), actions=[
+                        model.status.set(SUPPRESSED),
+                        model.suppressed_at.set(model.suppressed_at | at),
+                        model.suppressed_reason.set(event),
+                        model.updated_at.set(now),
+                        model.digest_partition.remove(),
+                        model.expires_ttl.remove(),
+                    ], condition=self._unchanged_since(current), name="subscriber")
+                    transaction.record(entry, condition=self._ledger.event_key.does_not_exist(),
+                                       left=current if current.status == CONFIRMED else None,
+                                       digest=detail.get("digest") or None)
+            except TransactionCancelled as cancelled:
+                if cancelled.failed("event"):
+                    log.info("SES %s notification %s seen before; nothing changes", event, notification_id)
+                    return "duplicate"
+                if cancelled.only_conditions:
+                    continue  # changed (or erased) since we read it: read again
+                raise
+            log.warning("Suppressed subscriber %s after a %s (notification %s)", sid, event,
+                        notification_id)
+            return "suppressed"
+        raise Changed(frozenset({"subscriber"}))
 
-    def erase(self, sid: str) -> int:
+    def erase(self, sid: str, current: Subscriber | None = None) -> int:
         """Delete the subscriber and every ledger event of theirs; returns how many events.
 
         The subscriber first: if AWS fails part-way, what is left is consent records of
         someone we no longer mail (the retry deletes them), never someone we mail without
-        them. Idempotent.
+        them. With ``current`` (the item as the caller read it) the delete is one
+        transaction with the figures' ``erased`` count (and, if they got the digest, one
+        subscriber less), conditional on the item still existing so a retry counts nothing
+        twice. Idempotent.
         """
         events = self.events(sid)
-        self._subscribers(sid).delete()
+        if current is None:
+            self._subscribers(sid).delete()
+        else:
+            try:
+                with CountedTransaction(self._subscribers) as transaction:
+                    transaction.delete(self._subscribers(sid),
+                                       condition=self._subscribers.subscriber_id.exists(),
+                                       name="subscriber")
+                    transaction.count("erased", self._clock(),
+                                      left=current if current.status == CONFIRMED else None)
+            except TransactionCancelled as cancelled:
+                if not cancelled.failed("subscriber"):
+                    raise  # gone already (an earlier attempt): nothing to count again
         with self._ledger.batch_write() as batch:
             for entry in events:
                 batch.delete(entry)

@@ -105,9 +105,10 @@ CONFIRM = ("dynamodb.GetItem", "dynamodb.TransactWriteItems")
 UNSUBSCRIBE = ("dynamodb.GetItem", "dynamodb.TransactWriteItems")
 EXPORT = ("dynamodb.GetItem", "dynamodb.Query")
 # The subscriber's address (the mail claim is keyed by its mailbox), both mail claims, then
-# the ledger's events, the subscriber and the events (one batch).
+# the ledger's events, the subscriber (with the figures' erased count: one transaction) and
+# the events (one batch).
 ERASE = ("dynamodb.GetItem", "dynamodb.DeleteItem", "dynamodb.DeleteItem", "dynamodb.Query",
-         "dynamodb.DeleteItem", "dynamodb.BatchWriteItem")
+         "dynamodb.TransactWriteItems", "dynamodb.BatchWriteItem")
 # The subscriber, the link mail's claim, the mail.
 RIGHTS_LINK = ("dynamodb.GetItem", "dynamodb.PutItem", "sesv2.SendEmail")
 CONFIRM_PATH, UNSUBSCRIBE_PATH = "/subscriptions/confirm", "/subscriptions/unsubscribe"
