@@ -29,7 +29,7 @@ from chalicelib.newsletter import mails, tokens
 from chalicelib.newsletter.addresses import mailbox
 from chalicelib.newsletter.models import SUPPRESSED, ConsentEvent, Subscriber
 from chalicelib.newsletter.outcomes import ERASED, RIGHTS_LINK_SENT
-from chalicelib.newsletter.signup import MAIL_CLAIM
+from chalicelib.newsletter.signup import MAIL_CLAIM, MAIL_DAY
 from chalicelib.newsletter.store import SubscriberStore, default_store
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,8 @@ def export(token: str, *, store: SubscriberStore | None = None, clock: Clock = u
 def erase(token: str, *, store: SubscriberStore | None = None, limiter: Limiter | None = None,
           clock: Clock = utcnow) -> str:
     """Delete the subscriber, their ledger events and their mail claims: the confirmation's
-    (keyed by the mailbox, ``addresses.mailbox``) and the rights link's. Idempotent.
+    and its count of the day's mails (keyed by the mailbox, ``addresses.mailbox``) and the
+    rights link's. Idempotent.
 
     The mailbox claim's key comes from the stored address, so the claims go first, while the
     subscriber item is still there to read: a retry after a fault part-way still finds what
@@ -140,6 +141,7 @@ def erase(token: str, *, store: SubscriberStore | None = None, limiter: Limiter 
     current = store.get(sid)
     if current is not None:
         limiter.forget(MAIL_CLAIM, mailbox(current.email))
+        limiter.forget(MAIL_DAY, mailbox(current.email))
     limiter.forget(RIGHTS_MAIL_CLAIM, sid)
     erased = store.erase(sid)
     log.info("Erased subscriber %s and %d ledger events", sid, erased)
