@@ -522,11 +522,24 @@ def export() -> Response:
     if (refusal := _cross_site_refusal(request)) is not None:
         return refusal
     try:
-        data = rights.export(_token(request, _body(request), frozenset()))
+        fields = _body(request)
+        token = _token(request, fields, frozenset({"format"}))
+        shown = fields.get("format", "json")
+        if shown not in ("json", "html"):
+            raise BadBody(400, "UnknownFormat",
+                          "Feltet 'format' skal være json (en fil) eller html (en side).")
+        data = rights.export(token)
     except SubscriptionError as problem:
         return _refused(request, problem)
+    if shown == "html":
+        # The same data as a Danish page: what we hold, why, since when, each event in words.
+        from chalicelib.newsletter.pages import export_view
+
+        return export_view(rights.readable(data), token)
     headers = {"Content-Disposition": 'attachment; filename="borgerdialog-mine-data.json"'}
-    return _json(200, data, headers)
+    response = _json(200, data, headers)
+    response.body = json.dumps(data, ensure_ascii=False, indent=2) + "\n"  # a file people open
+    return response
 
 
 @bp.route("/subscriptions/erase", methods=["POST"], content_types=WRITE_TYPES, cors=SITE_CORS)

@@ -65,6 +65,7 @@ RESULTS: dict[str, tuple[str, str]] = {
                         "har valgt. Du kan altid ændre det igen med linket nederst i vores mails."),
     "NotSubscribed": ("Du er ikke tilmeldt", "Adressen er ikke tilmeldt nyhedsbrevet, så der er ingen valg "
                       "at ændre. Tilmeld dig igen på vores hjemmeside, hvis du vil have det."),
+    "UnknownFormat": ("Formularen kunne ikke læses", "Genindlæs siden og prøv igen."),
     "UnknownFrequency": ("Vælg hvor ofte", "Vælg, om du vil have nyhedsbrevet hver uge eller én gang om "
                          "måneden, og prøv igen."),
     UNSUBSCRIBED_NOW: ("Du er afmeldt", "Du får ikke flere nyhedsbreve fra os. Du kan altid "
@@ -353,6 +354,11 @@ def export_page() -> Response:
 @fault_page(unavailable_page)
 def erase_page() -> Response:
     return _rights_page("subscriptions/erase.html")
+
+
+def export_view(data: dict[str, Any], token: str) -> Response:
+    """The export as a Danish page (a form post of the export page's "Se dine data")."""
+    return _page("subscriptions/export_view.html", data=data, token=token)
 
 
 @bp.route("/subscriptions/result", methods=["GET"])

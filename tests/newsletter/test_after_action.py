@@ -5,6 +5,7 @@ sensible step instead (sign up again). See docs/newsletter.md#confirm-unsubscrib
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,7 +62,7 @@ def test_after_erasing_the_rights_link_pages_say_nothing_is_held(client: Client,
     sid = _confirmed(client, outbox)
     rights = tokens.rights_token(sid, now=datetime.now(UTC))
     heading, buttons, _ = _page(client, "/subscriptions/export", rights)
-    assert (heading, buttons) == ("Hent dine data", ["Hent mine data"])
+    assert (heading, buttons) == ("Hent dine data", ["Se mine data", "Hent mine data som fil"])
     assert post_form(client, "/subscriptions/erase", [("token", rights)]).status_code == 303
 
     for path in ("/subscriptions/export", "/subscriptions/erase"):
@@ -72,3 +73,38 @@ def test_after_erasing_the_rights_link_pages_say_nothing_is_held(client: Client,
     heading, buttons, links = _page(client, "/subscriptions/unsubscribe", tokens.manage_token(sid))
     assert heading == "Du er afmeldt" and buttons == []
     assert "subscriptions/export" not in links
+
+
+def test_the_export_reads_as_a_danish_page_and_the_file_is_readable_json(client: Client, outbox: Outbox) -> None:
+    """Issue 16, item 5: "Se mine data" shows what we hold, why, since when, and each ledger
+    event in words; the file is the same data, indented, with the keys the contract documents."""
+    sid = _confirmed(client, outbox)
+    manage = tokens.manage_token(sid)
+    assert post_json(client, "/subscriptions/preferences", {"token": manage, "topics": ["metoder"],
+                                                            "frequency": "monthly"}).status_code == 200
+    rights = tokens.rights_token(sid, now=datetime.now(UTC))
+    page = post_form(client, "/subscriptions/export", [("token", rights), ("format", "html")])
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    document: Any = parse_html(page.body)
+    main = " ".join("".join(document.find(".//main").itertext()).split())
+    for words in ("Dine data", EMAIL, "tilmeldt", "Metoder", "én gang om måneden", "artikel 6, stk. 1, litra a",
+                  "Du tilmeldte dig nyhedsbrevet (emner: Metoder).",
+                  "Du bekræftede tilmeldingen med linket i mailen.",
+                  "Du ændrede dine valg: emner Metoder, én gang om måneden.", "IP-adresse: 127.0.0.1",
+                  "Samtykketekst, version"):
+        assert words in main, words
+    assert "requested" not in main and "None" not in main
+
+    download = post_form(client, "/subscriptions/export", [("token", rights)])
+    assert "attachment" in download.headers["Content-Disposition"]
+    text = download.body.decode()
+    assert text.count("\n") > 20  # indented, not one line
+    data = json.loads(text)
+    from chalicelib.core.openapi import DOCUMENT
+
+    documented = json.loads(DOCUMENT.read_text(encoding="utf-8"))["components"]["schemas"]["SubscriberExport"]
+    assert set(data) == set(documented["properties"])
+    assert all(documented["properties"][key].get("description") for key in data)
+    assert [e["event"] for e in data["consent_events"]] == ["requested", "confirmed", "preferences-changed"]
+    refused = post_json(client, "/subscriptions/export", {"token": rights, "format": "pdf"})
+    assert refused.status_code == 400 and json.loads(refused.body)["Code"] == "UnknownFormat"

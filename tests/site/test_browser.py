@@ -449,7 +449,7 @@ def test_a_subscriber_walks_from_signup_to_erase(site: LocalStack, browser: Any,
 
     def link(mail: Any, path: str) -> str:
         [found] = {word for word in mail.part("plain").split() if f"/subscriptions/{path}?token=" in word}
-        return found
+        return str(found)
 
     def step(label: str, heading: str) -> None:
         page.wait_for_load_state()
@@ -511,6 +511,9 @@ def test_a_subscriber_walks_from_signup_to_erase(site: LocalStack, browser: Any,
     export_url = link(rights, "export")
     page.goto(export_url)
     step("9-export", "Hent dine data")
+    page.click("button[value=html]")
+    step("9b-my-data", "Dine data")
+    assert "Du afmeldte dig med knappen på afmeldingssiden." in page.locator("main").inner_text()
     page.goto(link(rights, "erase"))
     step("10-erase", "Slet dine data")
     page.click("button[type=submit]")
