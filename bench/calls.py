@@ -37,7 +37,7 @@ DESIGNED: dict[str, Counter[str]] = {
     "POST /captcha": Counter({"dynamodb.UpdateItem": 1, "s3.PutObject": 1, "dynamodb.PutItem": 1}),
     "GET /captcha/{id}/audio": Counter({"dynamodb.GetItem": 1}),
     "POST /subscriptions (new address)": Counter({
-        "dynamodb.UpdateItem": 2, "dynamodb.GetItem": 1, "dynamodb.PutItem": 1,
+        "dynamodb.UpdateItem": 3, "dynamodb.GetItem": 1, "dynamodb.PutItem": 1,
         "dynamodb.TransactWriteItems": 1, "sesv2.SendEmail": 1}),
     "GET /subscriptions/confirm (page)": Counter({"dynamodb.GetItem": 1}),
     "POST /subscriptions/confirm": Counter({"dynamodb.GetItem": 1, "dynamodb.TransactWriteItems": 1}),

@@ -162,6 +162,10 @@ def digest_figures(period: Period, rate: Callable[[], float]) -> list[DigestFigu
                 if delivery.sent_at is not None:
                     last = max(last or delivery.sent_at, delivery.sent_at)
         recipients = int(digest.enqueued or 0)
+        if not recipients and not claimed:
+            # A run that found nobody to send to (a monthly digest while everyone reads the
+            # weekly one): no mail went out, as `digest runs` leaves it out too.
+            continue
         bounces = attributed.get(digest.sk, {})
         found.append(DigestFigures(
             digest_id=digest.sk, recipients=recipients, sent=sent,

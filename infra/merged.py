@@ -63,6 +63,18 @@ GATEWAY_RESPONSES: dict[str, dict[str, Any]] = {
     "THROTTLED": _response(
         "429", "TooManyRequests",
         "Der er kommet for mange forespørgsler lige nu. Vent et øjeblik, og prøv igen.", _RETRY),
+    # Over a usage plan's quota: the same wait-and-retry as throttling.
+    "QUOTA_EXCEEDED": _response(
+        "429", "TooManyRequests",
+        "Der er kommet for mange forespørgsler lige nu. Vent et øjeblik, og prøv igen.", _RETRY),
+    # A resource without that method (e.g. DELETE on a route that only has GET).
+    "RESOURCE_NOT_FOUND": _response(
+        "404", "NotFoundError",
+        "Adressen findes ikke i API'et. De gyldige adresser står i /api/openapi.json.", _NO_STORE),
+    "UNSUPPORTED_MEDIA_TYPE": _response(
+        "415", "UnsupportedMediaType",
+        "Indholdet har en type, API'et ikke tager imod. Send JSON (application/json) eller en formular.",
+        _NO_STORE),
     "REQUEST_TOO_LARGE": _response(
         "413", "RequestTooLarge", "Forespørgslen er for stor. Send mindre indhold.", _NO_STORE),
     "INTEGRATION_TIMEOUT": _response(

@@ -75,10 +75,12 @@ class Settings:
     site_url: str
     api_url: str
     # Newsletter signup (chalicelib/newsletter/signup.py): how long a confirmation link works,
-    # how often one address may be sent a confirmation mail, and how many signups one
-    # source IP may make per hour.
+    # how long one mailbox waits between confirmation mails and how many it gets in any 24
+    # hours (a lost mail costs minutes, yet a stranger cannot fill an inbox), and how many
+    # signups one source IP may make per hour.
     confirm_token_hours: int
-    confirm_mail_interval_hours: int
+    confirm_mail_interval_minutes: int
+    confirm_mails_per_day: int
     signup_ip_limit_per_hour: int
     # New CAPTCHA challenges per source IP per sliding hour: from POST /captcha (each with a
     # proof-of-work puzzle), and from the no-JavaScript signup page (none: a lower limit).
@@ -237,7 +239,8 @@ def load(env: dict[str, str] | None = None) -> Settings:
         site_url=env.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/"),
         api_url=env.get("API_URL", "http://127.0.0.1:8000").rstrip("/"),
         confirm_token_hours=_positive_int(env, "CONFIRM_TOKEN_HOURS", 48),
-        confirm_mail_interval_hours=_positive_int(env, "CONFIRM_MAIL_INTERVAL_HOURS", 24),
+        confirm_mail_interval_minutes=_positive_int(env, "CONFIRM_MAIL_INTERVAL_MINUTES", 15),
+        confirm_mails_per_day=_positive_int(env, "CONFIRM_MAILS_PER_DAY", 3),
         signup_ip_limit_per_hour=_positive_int(env, "SIGNUP_IP_LIMIT_PER_HOUR", 20),
         captcha_ip_limit_per_hour=_positive_int(env, "CAPTCHA_IP_LIMIT_PER_HOUR", 60),
         captcha_page_ip_limit_per_hour=_positive_int(env, "CAPTCHA_PAGE_IP_LIMIT_PER_HOUR", 6),

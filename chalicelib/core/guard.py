@@ -34,8 +34,8 @@ FAULT_PAGE = "__borgerdialog_fault_page__"
 FaultPage = Callable[[faults.Transient], Response | None]
 View = TypeVar("View", bound=Callable[..., Any])
 MESSAGES = {
-    "busy": "Tjenesten har travlt lige nu. Intet er gemt halvt; prøv igen om lidt.",
-    "mail": "Vi kan ikke sende mail lige nu. Intet er gemt halvt; prøv igen senere.",
+    "busy": "Tjenesten har travlt lige nu. Vent et øjeblik, og prøv igen.",
+    "mail": "Vi kan ikke sende mail lige nu. Vent lidt, og prøv igen.",
     "unreachable": "En bagvedliggende tjeneste svarer ikke lige nu. Prøv igen om lidt.",
 }
 INTERNAL = "Der opstod en uventet fejl hos os. Prøv igen senere; fortsætter det, så skriv til os."

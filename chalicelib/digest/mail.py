@@ -87,9 +87,11 @@ def _mail_image(image: DigestImage | None) -> dict[str, str | int] | None:
             "height": max(1, round(image.height * width / image.width))}
 
 
-def compose(*, week: int, articles: Sequence[DigestArticle], subscriber_id: str, email: str,
-            topics: Sequence[str]) -> Mail | None:
-    """The mail, or None when nothing in the digest is in the subscriber's topics."""
+def compose(*, articles: Sequence[DigestArticle], subscriber_id: str, email: str,
+            topics: Sequence[str], week: int | None = None, period: str | None = None) -> Mail | None:
+    """The mail, or None when nothing in the digest is in the subscriber's topics. ``period``
+    names the digest's period ("uge 48", "december 2026": ``weeks.period_label``); ``week``
+    is the short form for a weekly one."""
     chosen = for_topics(articles, topics)
     if not chosen:
         return None
@@ -97,9 +99,16 @@ def compose(*, week: int, articles: Sequence[DigestArticle], subscriber_id: str,
 
     labels = {category.slug: category.label for category in categories.all_categories()}
     unsubscribe_url = tokens.one_click_unsubscribe_url(subscriber_id)
+    from chalicelib.newsletter.mails import POSTAL_ADDRESS
+
+    label = period or f"uge {week}"
     context = {
-        "week": week,
+        "period": label,
         "site_url": get_settings().site_url,
+        # The mail layout's footer (mail/_layout.html): the reader's own links.
+        "api_url": get_settings().api_url,
+        "manage_token": tokens.manage_token(subscriber_id),
+        "postal_address": POSTAL_ADDRESS,
         "articles": [{"title": a.title, "teaser": a.teaser, "url": article_url(a.slug),
                       "category": labels.get(a.category, a.category), "date": _date(a.published_at),
                       "image": _mail_image(a.image)}
@@ -108,7 +117,7 @@ def compose(*, week: int, articles: Sequence[DigestArticle], subscriber_id: str,
         "unsubscribe_url": unsubscribe_url,
     }
     count = len(chosen)
-    subject = f"Nyt fra {SENDER_NAME}, uge {week}: " + (
+    subject = f"Nyt fra {SENDER_NAME}, {label}: " + (
         chosen[0].title if count == 1 else f"{count} nye artikler")
     return Mail(
         to=email,

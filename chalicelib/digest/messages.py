@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chalicelib.digest.weeks import week_start
+from chalicelib.digest.weeks import period_label
 
 # Subscribers per SQS message. Batches cut SQS requests tenfold; a worker's claims make a
 # retried message cheap (its done subscribers are skipped), so failures stay per subscriber.
@@ -45,7 +45,7 @@ class QueuedSubscriber:
                          email=str(data["email"]), topics=tuple(str(t) for t in data["topics"]))
         except (ValueError, KeyError, TypeError) as problem:
             raise ValueError(f"not a digest message: {problem}") from None
-        week_start(queued.digest_id)
+        period_label(queued.digest_id)  # a week or a month, else ValueError (InvalidDigestId)
         return queued
 
 

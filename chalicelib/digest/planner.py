@@ -13,6 +13,14 @@ A run (``DigestPlanner.run``) does, in order:
    the page cursor after each page, so a run that stops before its Lambda times out is
    resumed by the next one.
 
+Monthly subscribers (their ``frequency``, newsletter.preferences) are their own partition of
+``digest-index``: the first run of each month also makes that month's digest (``2026-12``,
+``digest.weeks.month_id_for``) with everything since the last monthly digest (its own
+marker), and fans out only that partition, the same way. So neither digest reads a subscriber
+of the other (no extra read per subscriber), and the deliveries' claim is per digest id, so
+nobody gets two digests for one week or one month. The monthly run is recorded when it
+enqueued anyone (``DigestRun`` with the month's id).
+
 Sending is ``digest.worker``'s job. No Chalice here. See docs/digest.md.
 """
 
@@ -49,13 +57,15 @@ from chalicelib.digest.models import (
     DigestRun,
 )
 from chalicelib.digest.queue import Queue
-from chalicelib.digest.weeks import digest_id_for
-from chalicelib.newsletter.models import DIGEST_PARTITION, Subscriber
+from chalicelib.digest.weeks import digest_id_for, month_id_for
+from chalicelib.newsletter.models import DIGEST_PARTITION, MONTHLY_PARTITION, Subscriber
 from chalicelib.site.images import ImageSet
 
 log = logging.getLogger(__name__)
 
 FIRST_DIGEST_LOOKBACK = timedelta(days=7)  # the very first digest covers one week back
+FIRST_MONTHLY_LOOKBACK = timedelta(days=31)  # and the very first monthly one, a month
+MONTHLY_MARKER_SK = "last-monthly"  # the monthly digests' own marker (DigestMarker)
 MAX_ARTICLES = 50  # a digest is a summary; more than this means something else went wrong
 PAGE_SIZE = 500  # subscribers per Query page (and per cursor save)
 # Stop fanning out when less than this is left of the Lambda's time: one more page of
@@ -112,37 +122,51 @@ class DigestPlanner:
 
     def run(self, remaining_ms: Callable[[], int] | None = None, *,
             digest_id: str | None = None) -> RunResult:
+        """This week's digest (or ``digest_id``'s), and, when no digest id is named, this
+        month's for the monthly subscribers. Returns the weekly digest's result."""
         now = self._now()
         digest_id = digest_id or digest_id_for(now)
         if self._paused:
             log.warning("Digest %s not sent: sending is paused (DIGEST_PAUSED)", digest_id)
             return self._record(RunResult(digest_id, "paused", 0, 0, complete=False), now)
+        weekly = self._run_one(digest_id, now, remaining_ms, DIGEST_PARTITION)
+        self._record(weekly, now)
+        # The month's digest after the week's, when the week's is on the queue (a run stopped
+        # for time leaves the month to the next run, which resumes the week first).
+        if digest_id == digest_id_for(now) and weekly.complete:
+            monthly = self._run_one(month_id_for(now), now, remaining_ms, MONTHLY_PARTITION)
+            if monthly.enqueued or not monthly.complete:
+                self._record(monthly, now)
+        return weekly
+
+    def _run_one(self, digest_id: str, now: datetime, remaining_ms: Callable[[], int] | None,
+                 partition: str) -> RunResult:
+        """One digest (a week's, or a month's) for one partition of ``digest-index``."""
+        marker_sk, lookback = ((MARKER_SK, FIRST_DIGEST_LOOKBACK) if partition == DIGEST_PARTITION
+                               else (MONTHLY_MARKER_SK, FIRST_MONTHLY_LOOKBACK))
         try:
             digest = Digest.get(DIGEST_PK, digest_id)
             outcome = "resumed"
         except DoesNotExist:
-            created = self._create(digest_id, now)
+            created = self._create(digest_id, now, marker_sk, lookback)
             if created is None:
-                return self._record(RunResult(digest_id, "nothing-new", 0, 0, complete=True), now)
+                return RunResult(digest_id, "nothing-new", 0, 0, complete=True)
             digest, outcome = created
         if digest.state == ENQUEUED:
-            return self._record(RunResult(digest_id, "already-enqueued", len(digest.articles), 0,
-                                          complete=True), now)
+            return RunResult(digest_id, "already-enqueued", len(digest.articles), 0, complete=True)
         if outcome != "sent-to-queue":
             if not self._take_lease(digest, now):
-                return self._record(RunResult(digest_id, "already-running", len(digest.articles), 0,
-                                              complete=False), now)
-            self._cover(digest, now)
+                return RunResult(digest_id, "already-running", len(digest.articles), 0, complete=False)
+            self._cover(digest, now, marker_sk)
         try:
-            enqueued, complete = self._fan_out(digest, remaining_ms)
+            enqueued, complete = self._fan_out(digest, remaining_ms, partition)
         except Exception:
             # AWS failed mid-fan-out: give the lease back, so the retry EventBridge makes a
             # minute later resumes from the cursor instead of finding it "already running"
             # for 15 minutes, after which no run comes until next week.
             self._release(digest)
             raise
-        return self._record(RunResult(digest_id, outcome, len(digest.articles), enqueued,
-                                      complete=complete), now)
+        return RunResult(digest_id, outcome, len(digest.articles), enqueued, complete=complete)
 
     def new_articles(self, since: datetime, until: datetime) -> list[Article]:
         """Published in (since, until], oldest first: one Query on the published index."""
@@ -153,12 +177,13 @@ class DigestPlanner:
         )
         return list(found)
 
-    def _create(self, digest_id: str, now: datetime) -> tuple[Digest, str] | None:
+    def _create(self, digest_id: str, now: datetime, marker_sk: str = MARKER_SK,
+                lookback: timedelta = FIRST_DIGEST_LOOKBACK) -> tuple[Digest, str] | None:
         try:
-            marker = DigestMarker.get(MARKER_PK, MARKER_SK)
+            marker = DigestMarker.get(MARKER_PK, marker_sk)
             since = marker.covered_until
         except DoesNotExist:
-            since = now - FIRST_DIGEST_LOOKBACK
+            since = now - lookback
         articles = self.new_articles(since, now)
         if not articles:
             log.info("Digest %s: no article published since %s", digest_id, since.isoformat())
@@ -178,18 +203,18 @@ class DigestPlanner:
             # Another run of this week got there first: it holds the lease.
             return Digest.get(DIGEST_PK, digest_id), "resumed"
         try:
-            self._cover(digest, now)
+            self._cover(digest, now, marker_sk)
         except Exception:
             self._release(digest)  # the resume writes the marker (see run)
             raise
         log.info("Digest %s created with %d article(s)", digest_id, len(articles))
         return digest, "sent-to-queue"
 
-    def _cover(self, digest: Digest, now: datetime) -> None:
+    def _cover(self, digest: Digest, now: datetime, marker_sk: str = MARKER_SK) -> None:
         """Move the marker to the end of what ``digest`` covers (never backwards), so next
         week starts there. Written with the digest and again on every resume, because a
         digest whose marker write failed would otherwise be repeated next week."""
-        marker = DigestMarker(MARKER_PK, MARKER_SK, digest_id=digest.sk, covered_until=digest.until,
+        marker = DigestMarker(MARKER_PK, marker_sk, digest_id=digest.sk, covered_until=digest.until,
                               updated_at=now)
         try:
             marker.save(condition=DigestMarker.covered_until.does_not_exist()
@@ -217,7 +242,8 @@ class DigestPlanner:
             return False
         return True
 
-    def _fan_out(self, digest: Digest, remaining_ms: Callable[[], int] | None) -> tuple[int, bool]:
+    def _fan_out(self, digest: Digest, remaining_ms: Callable[[], int] | None,
+                 partition: str = DIGEST_PARTITION) -> tuple[int, bool]:
         cursor: dict[str, Any] | None = json.loads(digest.fanout_cursor) if digest.fanout_cursor else None
         total = 0
         margin = min(FANOUT_MARGIN_MS, remaining_ms() // 3) if remaining_ms else 0
@@ -228,7 +254,7 @@ class DigestPlanner:
                 digest.update(actions=[Digest.lease_until.remove()])
                 return total, False
             page = Subscriber.digest_index.query(
-                DIGEST_PARTITION, last_evaluated_key=cursor, limit=PAGE_SIZE, page_size=PAGE_SIZE,
+                partition, last_evaluated_key=cursor, limit=PAGE_SIZE, page_size=PAGE_SIZE,
                 attributes_to_get=["subscriber_id", "email", "topics"],
             )
             version = digest.created_at.isoformat()

@@ -1,4 +1,5 @@
-"""Digest ids are ISO weeks (``2026-W48``), in UTC: every run in one week is one digest."""
+"""Digest ids are ISO weeks (``2026-W48``), in UTC: every run in one week is one digest. The
+monthly subscribers' digests are months (``2026-12``): every run in one month is one."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import re
 from datetime import UTC, date, datetime
 
 DIGEST_ID_RE = re.compile(r"^(\d{4})-W(\d{2})$")
+MONTH_ID_RE = re.compile(r"^(\d{4})-(\d{2})$")
+MONTHS = ("januar", "februar", "marts", "april", "maj", "juni", "juli", "august", "september",
+          "oktober", "november", "december")
 
 
 class InvalidDigestId(ValueError):
@@ -32,3 +36,19 @@ def week_start(digest_id: str) -> datetime:
 
 def week_number(digest_id: str) -> int:
     return week_start(digest_id).isocalendar()[1]
+
+
+def month_id_for(moment: datetime) -> str:
+    """The monthly digest a moment belongs to: its month in UTC."""
+    utc = moment.astimezone(UTC)
+    return f"{utc.year}-{utc.month:02d}"
+
+
+def period_label(digest_id: str) -> str:
+    """What the mail calls the digest's period, in Danish: "uge 48" or "december 2026"."""
+    found = MONTH_ID_RE.match(digest_id)
+    if found:
+        if not 1 <= int(found.group(2)) <= 12:
+            raise InvalidDigestId(f"måneden {digest_id!r} findes ikke")
+        return f"{MONTHS[int(found.group(2)) - 1]} {found.group(1)}"
+    return f"uge {week_number(digest_id)}"

@@ -38,7 +38,7 @@ from chalicelib.digest import mail as digest_mail
 from chalicelib.digest.messages import QueuedSubscriber, decode_batch
 from chalicelib.digest.models import CLAIMED, DIGEST_PK, SENT, Delivery, Digest
 from chalicelib.digest.pacing import Pacer, with_backoff, worker_rate
-from chalicelib.digest.weeks import week_number
+from chalicelib.digest.weeks import period_label
 from chalicelib.newsletter.models import Subscriber
 from chalicelib.stats.counting import DIGEST_HEADER
 
@@ -165,7 +165,7 @@ class DigestWorker:
             log.error("Digest %s (%s) does not exist; message for %s fails", queued.digest_id,
                       queued.version, queued.subscriber_id)
             return "failed"
-        message = digest_mail.compose(week=week_number(queued.digest_id), articles=articles,
+        message = digest_mail.compose(period=period_label(queued.digest_id), articles=articles,
                                       subscriber_id=queued.subscriber_id, email=queued.email,
                                       topics=queued.topics)
         if message is None:

@@ -105,7 +105,7 @@ class Limiter:
             # counts and goes, so an item holds at most two windows while it is in use.
             data: dict[str, Any] = model(key).update(
                 actions=[Path(current).add(1), Path(_window(start - 2 * window_seconds)).remove(),
-                         model.expires_ttl.set(start + 2 * window_seconds)],
+                         model.expires_ttl.set(start + kept_seconds(window_seconds))],
                 condition=Path(current).does_not_exist() | (Path(current) < limit),
             )
         except UpdateError as problem:
@@ -193,6 +193,12 @@ class Limiter:
         Nothing to delete is fine; AWS errors propagate, so an erase is not reported done
         while something of it is left."""
         self._model(self.subject_key(scope, subject)).delete()
+
+
+def kept_seconds(window_seconds: int) -> int:
+    """How long a counter's item lives at most after its window starts: its window and the
+    next, in which it is the previous window (the privacy policy names this; a test checks)."""
+    return 2 * window_seconds
 
 
 def _seconds_after(wait: Fraction) -> int:

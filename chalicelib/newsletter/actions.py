@@ -1,5 +1,5 @@
 """The newsletter's actions: the signup POST, the POSTs behind the mail-link pages
-(confirm, unsubscribe incl. RFC 8058 one-click, rights-link, export, erase) and the consent
+(confirm, unsubscribe incl. RFC 8058 one-click, preferences, rights-link, export, erase) and the consent
 text. Export and erase take only a rights token, which ``rights-link`` mails to the
 subscribed address; the manage token in a digest is refused there (``newsletter.rights``).
 
@@ -71,7 +71,7 @@ def _is_form(request: Request) -> bool:
     return content_type.startswith(FORM_TYPES)
 
 
-def _context(request: Request) -> RequestContext:
+def _context(request: Request, form_page: str | None = None) -> RequestContext:
     from chalicelib.newsletter.store import RequestContext
 
     # The viewer's address when CloudFront provably sent the request, else API Gateway's view
@@ -79,19 +79,49 @@ def _context(request: Request) -> RequestContext:
     return RequestContext(
         source_ip=cdn.client_ip(request),
         user_agent=_header(request, "user-agent"),
-        form_url=_form_url(request),
+        form_url=form_page or _form_url(request),
     )
 
 
 def _form_url(request: Request) -> str | None:
     """For the ledger: the page the form was on, only ever one of ours. The Referer when it
-    is on our origin, else our Origin, else nothing: a foreign page (or "null") is never
-    recorded as the form the visitor consented on."""
+    is on our origin; else, for a form post to a link route, the page that route's link
+    opens (the only page of ours with that form: ours send no Referer, so this is what the
+    browser posted from); else our Origin; else nothing: a foreign page (or "null") is never
+    recorded as the form the visitor consented on. The signup form says its page itself
+    (``form_page``)."""
     own = _own_origins()
-    for candidate in (_header(request, "referer"), _header(request, "origin")):
-        if candidate and _origin_of(candidate) in own:
-            return _without_query(candidate)
+    referer = _header(request, "referer")
+    if referer and _origin_of(referer) in own:
+        return _without_query(referer)
+    path = request.context.get("resourcePath") if request.context else None
+    if _is_form(request) and path in LINK_PAGES:
+        return f"{get_settings().api_url}{path}"
+    origin = _header(request, "origin")
+    if origin and _origin_of(origin) in own:
+        return _without_query(origin)
     return None
+
+
+# Routes whose form is on the page their GET shows (newsletter.pages).
+LINK_PAGES = frozenset({"/subscriptions/confirm", "/subscriptions/unsubscribe", "/subscriptions/rights-link",
+                        "/subscriptions/export", "/subscriptions/erase", "/subscriptions/preferences"})
+
+
+def _form_page(fields: dict[str, Any]) -> str | None:
+    """The signup form's own page address (``form_page``), when sent: one of our pages (the
+    site's or the API's origin, a path, nothing else), recorded without query or fragment."""
+    value = fields.get("form_page")
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 300 or _origin_of(value) not in _own_origins():
+        raise BadBody(400, "InvalidFormPage", "Feltet 'form_page' skal være adressen på den side på "
+                      f"{get_settings().site_url}, som formularen står på.")
+    parts = urlsplit(value.strip())
+    if not parts.path.startswith("/") or "\\" in value or any(ord(char) < 33 for char in value.strip()):
+        raise BadBody(400, "InvalidFormPage", "Feltet 'form_page' skal være adressen på den side på "
+                      f"{get_settings().site_url}, som formularen står på.")
+    return _without_query(value.strip())
 
 
 def _without_query(url: str | None) -> str | None:
@@ -331,7 +361,8 @@ def subscribe() -> Response:
         fields = _signup_fields(request)
         # JSON brings the proof of work of its challenge; a form post may come without one,
         # and then only a challenge without a puzzle passes (the no-JavaScript page's).
-        signup.run(signup.parse(fields, proof_required=not _is_form(request)), _context(request))
+        parsed = signup.parse(fields, proof_required=not _is_form(request))
+        signup.run(parsed, _context(request, _form_page(fields)))
     except SubscriptionError as problem:
         return _refused(request, problem)
     except (WorkRejected, CaptchaRejected) as rejected:
@@ -446,6 +477,25 @@ def unsubscribe() -> Response:
     return _done(request, 200, outcome)
 
 
+@bp.route("/subscriptions/preferences", methods=["POST"], content_types=WRITE_TYPES, cors=SITE_CORS)
+@fault_page(_form_fault_page)
+def change_preferences() -> Response:
+    """Topics and digest frequency, with the manage token of any of the subscriber's mails."""
+    from chalicelib.newsletter import preferences
+
+    request = bp.current_request
+    if (refusal := _cross_site_refusal(request)) is not None:
+        return refusal
+    try:
+        fields = _body(request, repeatable=frozenset({"topics"}))
+        token = _token(request, fields, preferences.FIELDS)
+        outcome = preferences.change(token, {k: v for k, v in fields.items() if k != "token"},
+                                     _context(request))
+    except SubscriptionError as problem:
+        return _refused(request, problem)
+    return _done(request, 200, outcome)
+
+
 @bp.route("/subscriptions/rights-link", methods=["POST"], content_types=WRITE_TYPES, cors=SITE_CORS)
 @fault_page(_form_fault_page)
 def rights_link() -> Response:
@@ -472,11 +522,24 @@ def export() -> Response:
     if (refusal := _cross_site_refusal(request)) is not None:
         return refusal
     try:
-        data = rights.export(_token(request, _body(request), frozenset()))
+        fields = _body(request)
+        token = _token(request, fields, frozenset({"format"}))
+        shown = fields.get("format", "json")
+        if shown not in ("json", "html"):
+            raise BadBody(400, "UnknownFormat",
+                          "Feltet 'format' skal være json (en fil) eller html (en side).")
+        data = rights.export(token)
     except SubscriptionError as problem:
         return _refused(request, problem)
+    if shown == "html":
+        # The same data as a Danish page: what we hold, why, since when, each event in words.
+        from chalicelib.newsletter.pages import export_view
+
+        return export_view(rights.readable(data), token)
     headers = {"Content-Disposition": 'attachment; filename="borgerdialog-mine-data.json"'}
-    return _json(200, data, headers)
+    response = _json(200, data, headers)
+    response.body = json.dumps(data, ensure_ascii=False, indent=2) + "\n"  # a file people open
+    return response
 
 
 @bp.route("/subscriptions/erase", methods=["POST"], content_types=WRITE_TYPES, cors=SITE_CORS)

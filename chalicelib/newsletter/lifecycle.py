@@ -3,6 +3,9 @@
 - ``confirm_state(token)``: what the confirm page shows; one GetItem, changes nothing.
 - ``confirm(token, context)``: pending → confirmed. Idempotent: a repeat, or the loser of a
   race, gets ``already-confirmed``; exactly one call changes the state.
+- After a confirm, the welcome mail (manage links, what to expect): claimed in the confirm's
+  own write, so only the call that confirmed sends it; if SES fails, the claim is released
+  and the next click on the confirmation link (``already-confirmed``) sends it. Never two.
 - ``unsubscribe(token, context, method)``: stop all mail. Idempotent; an unknown or erased
   subscriber is already "unsubscribed".
 
@@ -14,9 +17,10 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
 from chalicelib.core.config import get_settings
 from chalicelib.newsletter import tokens
@@ -86,12 +90,17 @@ def confirm(token: str, context: RequestContext, *, store: SubscriberStore | Non
     now = store.now()
     sid, current = _check_confirm_token(token, store)
     if current.status == CONFIRMED:
+        if current.welcomed_at is None:
+            # Confirmed, but its welcome failed (or predates welcomes): send it now, once.
+            claimed = store.claim_welcome(sid)
+            if claimed is not None:
+                _welcome(sid, current, claimed, store)
         return ALREADY_CONFIRMED
     _refuse_confirm(current, now)
     proof: str | None = current.request_event_key
     for _ in range(2):
         try:
-            store.confirm(sid, current, proof=proof, context=context)
+            claimed = store.confirm(sid, current, proof=proof, context=context)
         except Changed as changed:
             _, again = _check_confirm_token(token, store)
             if again.status == CONFIRMED:
@@ -104,8 +113,34 @@ def confirm(token: str, context: RequestContext, *, store: SubscriberStore | Non
             log.warning("Requested event %s of subscriber %s is missing", proof, sid)
             proof = None
             continue
+        _welcome(sid, current, claimed, store)
         return CONFIRMED_NOW
     raise busy()
+
+
+def _welcome(sid: str, current: Subscriber, claimed: datetime, store: SubscriberStore,
+             send: Callable[[str, str, dict[str, Any]], str] | None = None) -> None:
+    """Send the welcome mail whose claim this call holds. A failure through AWS releases the
+    claim and is logged: the confirm stands (its answer is the truth), and the next click on
+    the link sends the welcome. Anything else (a bug) propagates, after the release."""
+    from chalicelib.core import faults
+    from chalicelib.newsletter import mails
+
+    try:
+        (send or mails.send)("welcome", current.email, {
+            "manage_token": tokens.manage_token(sid),
+            "topics": mails.topic_labels(cast(list[str], current.topics or []))})
+    except Exception as problem:
+        try:
+            store.release_welcome(sid, claimed)
+        except Exception as again:
+            log.warning("Could not release the welcome claim of subscriber %s: %s", sid, again)
+        if faults.classify(problem) is None:
+            raise
+        log.warning("Welcome mail for subscriber %s failed; the next confirm click sends it: %s",
+                    sid, problem)
+        return
+    log.info("Sent welcome mail to subscriber %s", sid)
 
 
 def unsubscribe(token: str, context: RequestContext, method: str,

@@ -8,10 +8,11 @@ the id, never the address.
 States: ``pending`` (signed up, not confirmed; expires via ``expires_ttl``), ``confirmed``,
 ``unsubscribed``, ``suppressed`` (hard bounce or complaint: never mailed again).
 ``digest_partition`` is set exactly while a subscriber is confirmed, which makes
-``digest-index`` a sparse list of everyone who gets the digest.
+``digest-index`` a sparse list of everyone who gets the digest: ``confirmed`` for the
+weekly digest, ``confirmed-monthly`` for the monthly one (their ``frequency``).
 
 **Consent ledger**: append-only events per subscriber (requested, confirmed, unsubscribed,
-bounced, complained). Written with ``event_key.does_not_exist()`` so an event is never
+preferences-changed, bounced, complained). Written with ``event_key.does_not_exist()`` so an event is never
 overwritten; ``event_key`` sorts by time. Events about a signup that is not (yet) confirmed
 carry the pending subscriber's ``expires_ttl``, so DynamoDB's TTL deletes them with it;
 confirming removes it from the ``requested`` event that was confirmed (the proof of
@@ -41,7 +42,19 @@ CONFIRMED = "confirmed"
 UNSUBSCRIBED = "unsubscribed"
 SUPPRESSED = "suppressed"
 STATUSES = (PENDING, CONFIRMED, UNSUBSCRIBED, SUPPRESSED)
-DIGEST_PARTITION = "confirmed"
+# How often a subscriber gets the digest (their preference; no value = weekly, as before it
+# could be chosen). Each frequency is its own partition of ``digest-index``, so the digest
+# reads only the subscribers of the digest it sends (docs/digest.md#frequency).
+WEEKLY = "weekly"
+MONTHLY = "monthly"
+FREQUENCIES = (WEEKLY, MONTHLY)
+DIGEST_PARTITION = "confirmed"  # weekly (the name every confirmed item has carried)
+MONTHLY_PARTITION = "confirmed-monthly"
+
+
+def digest_partition_for(frequency: str | None) -> str:
+    """The ``digest-index`` partition of a confirmed subscriber with this frequency."""
+    return MONTHLY_PARTITION if frequency == MONTHLY else DIGEST_PARTITION
 
 
 class DigestIndex(GlobalSecondaryIndex["Subscriber"]):
@@ -78,6 +91,10 @@ class Subscriber(Model):
     # event_key of the ``requested`` ledger event the current confirmation token belongs to:
     # confirming makes that event permanent (older items lack it; their events never expire).
     request_event_key = UnicodeAttribute(null=True)
+    # When the welcome mail was claimed (set with the confirm, or by a later claim): at most
+    # one welcome per subscriber, removed again only when its send failed.
+    welcomed_at = UTCDateTimeAttribute(null=True)
+    frequency = UnicodeAttribute(null=True)  # weekly (also when missing) or monthly
 
     digest_index = DigestIndex()
 

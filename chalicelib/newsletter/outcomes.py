@@ -13,6 +13,7 @@ ALREADY_CONFIRMED = "already-confirmed"
 UNSUBSCRIBED_NOW = "unsubscribed"
 ERASED = "erased"
 SIGNUP_ACCEPTED = "accepted"
+PREFERENCES_SAVED = "preferences-saved"
 # A link to export or erase was mailed to the subscribed address (or nothing was: the same
 # answer for an unknown address, and within the mail interval).
 RIGHTS_LINK_SENT = "rights-link-sent"

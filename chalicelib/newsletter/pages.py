@@ -36,6 +36,7 @@ from chalicelib.newsletter.outcomes import (
     CONFIRMED_NOW,
     CROSS_SITE,
     ERASED,
+    PREFERENCES_SAVED,
     RIGHTS_LINK_SENT,
     SIGNUP_ACCEPTED,
     UNSUBSCRIBED_NOW,
@@ -53,20 +54,24 @@ TOO_MANY = "TooManyRequests"
 # What the result page says after a form post: fixed texts keyed by outcome or error code,
 # so a crafted result URL can show nothing but our own words.
 RESULTS: dict[str, tuple[str, str]] = {
-    SIGNUP_ACCEPTED: (
-        "Tjek din indbakke",
-        "Tak! Hvis adressen ikke allerede er tilmeldt, sender vi en mail med et link, som du skal "
-        "trykke på for at bekræfte tilmeldingen. Får du ingen mail inden for et par minutter, så "
-        "kig i spam-mappen.",
-    ),
+    # The same words for a new, pending, confirmed or suppressed address (no enumeration);
+    # the wait and the day's mails are the settings' (``_signup_accepted``).
+    SIGNUP_ACCEPTED: ("Tjek din indbakke", ""),
     CONFIRMED_NOW: ("Tak – du er tilmeldt", "Din tilmelding er bekræftet. Du får nyhedsbrevet, "
                             "når der er nye artikler."),
     ALREADY_CONFIRMED: ("Du er allerede tilmeldt", "Din tilmelding var allerede bekræftet. "
                                 "Du behøver ikke gøre mere."),
+    PREFERENCES_SAVED: ("Dine valg er gemt", "Fremover får du nyhedsbrevet med de emner og så ofte, som du "
+                        "har valgt. Du kan altid ændre det igen med linket nederst i vores mails."),
+    "NotSubscribed": ("Du er ikke tilmeldt", "Adressen er ikke tilmeldt nyhedsbrevet, så der er ingen valg "
+                      "at ændre. Tilmeld dig igen på vores hjemmeside, hvis du vil have det."),
+    "UnknownFormat": ("Formularen kunne ikke læses", "Genindlæs siden og prøv igen."),
+    "UnknownFrequency": ("Vælg hvor ofte", "Vælg, om du vil have nyhedsbrevet hver uge eller én gang om "
+                         "måneden, og prøv igen."),
     UNSUBSCRIBED_NOW: ("Du er afmeldt", "Du får ikke flere nyhedsbreve fra os. Du kan altid "
                                "tilmelde dig igen på vores hjemmeside."),
-    ERASED: ("Dine data er slettet", "Vi har slettet din tilmelding og loggen over dit samtykke. "
-                     "Vi har ikke gemt noget om dig."),
+    ERASED: ("Dine data er slettet", "Vi har slettet din tilmelding og loggen over dit samtykke, "
+                     "og vi sender dig ikke flere mails. Vi har ingen oplysninger om dig tilbage."),
     # The same words whether a mail went out or not (unknown address, a link sent minutes
     # ago): the page tells nobody whether the address is still ours.
     RIGHTS_LINK_SENT: ("Tjek din indbakke", "Vi har sendt et link til den adresse, du er tilmeldt med, "
@@ -75,6 +80,8 @@ RESULTS: dict[str, tuple[str, str]] = {
                        "Vi sender højst ét link hvert femte minut."),
     "InvalidEmail": ("Tjek e-mailadressen", "Det ligner ikke en e-mailadresse, vi kan sende til. Skriv "
                      "én adresse som navn@eksempel.dk, kun med almindelige bogstaver før @."),
+    "InvalidFormPage": ("Formularen kunne ikke læses", "Formularen sagde ikke, hvilken af vores sider den "
+                        "står på. Genindlæs siden og prøv igen."),
     "ConsentRequired": ("Samtykke mangler", "Sæt flueben ved samtykket for at tilmelde dig."),
     "ConsentOutdated": ("Samtykketeksten er ændret", "Genindlæs siden, læs den nye tekst og tilmeld "
                         "dig igen."),
@@ -127,11 +134,29 @@ RESULTS: dict[str, tuple[str, str]] = {
                  "fra os, så åbn linket igen."),
 }
 SUCCESSES = frozenset({SIGNUP_ACCEPTED, CONFIRMED_NOW, ALREADY_CONFIRMED,
-                       UNSUBSCRIBED_NOW, ERASED, RIGHTS_LINK_SENT})
+                       UNSUBSCRIBED_NOW, ERASED, RIGHTS_LINK_SENT, PREFERENCES_SAVED})
+
+
+def _signup_accepted() -> str:
+    settings = get_settings()
+    return ("Tak! Vi sender en mail om tilmeldingen til adressen. Er du ikke tilmeldt i forvejen, "
+            "er der et link i mailen, som du skal trykke på for at bekræfte. Er der ingen mail inden "
+            "for et par minutter, så kig i spam-mappen. Er den heller ikke der, kan du tilmelde dig "
+            f"igen om {wait_in_words(settings.confirm_mail_interval_minutes * 60)}: vi sender højst "
+            f"{_COUNT_WORDS.get(settings.confirm_mails_per_day, str(settings.confirm_mails_per_day))} "
+            "mails om tilmelding til den samme adresse i døgnet.")
+
+
+_COUNT_WORDS = {1: "én", 2: "to", 3: "tre", 4: "fire", 5: "fem"}
+
+
+def _result(status: str) -> tuple[str, str]:
+    heading, message = RESULTS[status]
+    return (heading, _signup_accepted()) if status == SIGNUP_ACCEPTED else (heading, message)
 
 
 def result_message(status: str) -> str:
-    return RESULTS[status][1]
+    return _result(status)[1]
 
 
 def _page(template: str, status_code: int = 200, **context: Any) -> Response:
@@ -248,6 +273,15 @@ def confirm_page() -> Response:
     return _problem_page(SubscriptionError(410 if state == "expired" else 409, code, ""))
 
 
+def _held(sid: str) -> str | None:
+    """The subscriber's status now (one GetItem), or None when nothing is held (erased, or
+    never here): the pages after an action say what is true now."""
+    from chalicelib.newsletter.store import default_store
+
+    current = default_store().get(sid)
+    return None if current is None else str(current.status)
+
+
 def _manage_page(template: str) -> Response:
     from chalicelib.newsletter import tokens
 
@@ -255,16 +289,20 @@ def _manage_page(template: str) -> Response:
     try:
         if token is None:
             raise SubscriptionError(400, "MissingToken", "")
-        tokens.manage_subscriber(token)
+        sid = tokens.manage_subscriber(token)
     except SubscriptionError as problem:
         return _problem_page(problem)
-    return _page(template, token=token)
+    status = _held(sid)
+    # Already unsubscribed, suppressed or erased: no button that would change nothing.
+    return _page(template, token=token, subscribed=status in ("pending", "confirmed"),
+                 held=status is not None)
 
 
 def _rights_page(template: str) -> Response:
-    """Export or erase: the real button for a rights link; for a manage link (a digest, maybe
-    forwarded) the offer to mail a rights link; for an expired rights link the offer of a new
-    one (410). Checks signatures only: no AWS call."""
+    """Export or erase: the real button for a rights link, unless nothing is held any more
+    (after an erase: one GetItem says so, and the page offers the signup instead); for a
+    manage link (a digest, maybe forwarded) the offer to mail a rights link; for an expired
+    rights link the offer of a new one (410). Only a valid rights link costs an AWS call."""
     from chalicelib.core.clock import utcnow
     from chalicelib.newsletter import tokens
 
@@ -272,29 +310,55 @@ def _rights_page(template: str) -> Response:
     try:
         if token is None:
             raise SubscriptionError(400, "MissingToken", "")
-        tokens.rights_subscriber(token, now=utcnow())
+        sid = tokens.rights_subscriber(token, now=utcnow())
     except SubscriptionError as problem:
         if problem.code == "RightsLinkRequired" and token is not None:
             return _page(template, token=token, mode="ask")
         if problem.code == "RightsLinkExpired" and token is not None:
             return _page(template, problem.status, token=token, mode="expired")
         return _problem_page(problem)
-    return _page(template, token=token, mode="act")
+    return _page(template, token=token, mode="act" if _held(sid) is not None else "empty")
 
 
 @bp.route("/subscriptions/unsubscribe", methods=["GET"])
+@fault_page(unavailable_page)
 def unsubscribe_page() -> Response:
     return _manage_page("subscriptions/unsubscribe.html")
 
 
+@bp.route("/subscriptions/preferences", methods=["GET"])
+@fault_page(unavailable_page)
+def preferences_page() -> Response:
+    """Topics and frequency, as they are now (one GetItem); its form posts them."""
+    from chalicelib.articles import categories
+    from chalicelib.newsletter import preferences
+
+    token = _token()
+    try:
+        if token is None:
+            raise SubscriptionError(400, "MissingToken", "")
+        chosen = preferences.current(token)
+    except SubscriptionError as problem:
+        return _problem_page(problem)
+    return _page("subscriptions/preferences.html", token=token, chosen=chosen,
+                 categories=categories.all_categories())
+
+
 @bp.route("/subscriptions/export", methods=["GET"])
+@fault_page(unavailable_page)
 def export_page() -> Response:
     return _rights_page("subscriptions/export.html")
 
 
 @bp.route("/subscriptions/erase", methods=["GET"])
+@fault_page(unavailable_page)
 def erase_page() -> Response:
     return _rights_page("subscriptions/erase.html")
+
+
+def export_view(data: dict[str, Any], token: str) -> Response:
+    """The export as a Danish page (a form post of the export page's "Se dine data")."""
+    return _page("subscriptions/export_view.html", data=data, token=token)
 
 
 @bp.route("/subscriptions/result", methods=["GET"])
@@ -309,7 +373,7 @@ def result_page() -> Response:
 
 def result_response(status: str, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
     """The result page for ``status`` (a key of RESULTS), as a response of its own."""
-    heading, message = RESULTS[status]
+    heading, message = _result(status)
     response = _page("subscriptions/result.html", status_code, heading=heading, message=message,
                      success=status in SUCCESSES)
     response.headers.update(headers or {})

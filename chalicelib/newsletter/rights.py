@@ -29,7 +29,7 @@ from chalicelib.newsletter import mails, tokens
 from chalicelib.newsletter.addresses import mailbox
 from chalicelib.newsletter.models import SUPPRESSED, ConsentEvent, Subscriber
 from chalicelib.newsletter.outcomes import ERASED, RIGHTS_LINK_SENT
-from chalicelib.newsletter.signup import MAIL_CLAIM
+from chalicelib.newsletter.signup import MAIL_CLAIM, MAIL_DAY
 from chalicelib.newsletter.store import SubscriberStore, default_store
 
 log = logging.getLogger(__name__)
@@ -126,10 +126,79 @@ def export(token: str, *, store: SubscriberStore | None = None, clock: Clock = u
     }
 
 
+STATUS_WORDS = {"pending": "venter på, at du bekræfter tilmeldingen", "confirmed": "tilmeldt",
+                "unsubscribed": "afmeldt", "suppressed": "vi sender ikke længere til adressen"}
+METHOD_WORDS = {"page": "med knappen på afmeldingssiden", "one-click": "med ét klik i dit mailprogram",
+                "mailto": "med en mail til vores afmeldingsadresse", "api": "via vores API"}
+
+
+def _topics_in_words(value: str | None) -> str:
+    slugs = [slug for slug in (value or "").split(",") if slug]
+    return ", ".join(mails.topic_labels(slugs)) if slugs else "alle"
+
+
+def _frequency_in_words(value: str | None) -> str:
+    return "én gang om måneden" if value == "monthly" else "hver uge"
+
+
+def event_in_words(event: Mapping[str, Any]) -> str:
+    """One ledger event (as ``export`` lists it) in a Danish sentence, for the export page."""
+    detail = event.get("detail") or {}
+    kind = event.get("event")
+    if kind == "requested":
+        return f"Du tilmeldte dig nyhedsbrevet (emner: {_topics_in_words(detail.get('topics'))})."
+    if kind == "confirmed":
+        return "Du bekræftede tilmeldingen med linket i mailen."
+    if kind == "unsubscribed":
+        return f"Du afmeldte dig {METHOD_WORDS.get(detail.get('method', ''), '')}.".replace(" .", ".")
+    if kind == "preferences-changed":
+        return (f"Du ændrede dine valg: emner {_topics_in_words(detail.get('topics'))}, "
+                f"{_frequency_in_words(detail.get('frequency'))}.")
+    if kind == "bounced":
+        return "En mail til dig kunne ikke afleveres, så vi holdt op med at sende til adressen."
+    if kind == "complained":
+        return "Vores mail blev markeret som spam, så vi holdt op med at sende til adressen."
+    return f"Hændelse: {kind}."
+
+
+MONTH_NAMES = ("januar", "februar", "marts", "april", "maj", "juni", "juli", "august", "september",
+               "oktober", "november", "december")
+
+
+def _when(value: str | None) -> str | None:
+    """``2026-12-01T08:13:18Z`` as "1. december 2026 kl. 08.13 (UTC)"."""
+    if not value:
+        return None
+    moment = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
+    return f"{moment.day}. {MONTH_NAMES[moment.month - 1]} {moment.year} kl. {moment:%H.%M} (UTC)"
+
+
+def readable(data: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``export`` returns, arranged for the Danish page (templates/subscriptions/
+    export_view.html): the subscriber in words, each ledger event as a sentence."""
+    subscriber = data.get("subscriber") or {}
+    return {
+        "email": subscriber.get("email"),
+        "status": STATUS_WORDS.get(subscriber.get("status", ""), subscriber.get("status")),
+        "topics": _topics_in_words(",".join(subscriber.get("topics") or [])),
+        "frequency": _frequency_in_words(subscriber.get("frequency")),
+        "created_at": _when(subscriber.get("created_at")),
+        "confirmed_at": _when(subscriber.get("confirmed_at")),
+        "unsubscribed_at": _when(subscriber.get("unsubscribed_at")),
+        "events": [{"at": _when(event.get("at")), "words": event_in_words(event),
+                    "ip": event.get("source_ip"), "browser": event.get("user_agent"),
+                    "page": event.get("form_url"), "consent_version": event.get("consent_version")}
+                   for event in data.get("consent_events", [])],
+        "consent_texts": data.get("consent_texts", {}),
+        "exported_at": _when(data.get("exported_at")),
+    }
+
+
 def erase(token: str, *, store: SubscriberStore | None = None, limiter: Limiter | None = None,
           clock: Clock = utcnow) -> str:
     """Delete the subscriber, their ledger events and their mail claims: the confirmation's
-    (keyed by the mailbox, ``addresses.mailbox``) and the rights link's. Idempotent.
+    and its count of the day's mails (keyed by the mailbox, ``addresses.mailbox``) and the
+    rights link's. Idempotent.
 
     The mailbox claim's key comes from the stored address, so the claims go first, while the
     subscriber item is still there to read: a retry after a fault part-way still finds what
@@ -140,6 +209,7 @@ def erase(token: str, *, store: SubscriberStore | None = None, limiter: Limiter 
     current = store.get(sid)
     if current is not None:
         limiter.forget(MAIL_CLAIM, mailbox(current.email))
+        limiter.forget(MAIL_DAY, mailbox(current.email))
     limiter.forget(RIGHTS_MAIL_CLAIM, sid)
     erased = store.erase(sid, current)
     log.info("Erased subscriber %s and %d ledger events", sid, erased)

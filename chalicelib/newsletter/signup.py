@@ -15,9 +15,11 @@ The rules it keeps (docs/newsletter.md tells why):
 - A signup answers the same whatever state the address is in (no enumeration): new, pending,
   confirmed, unsubscribed and suppressed addresses all get "accepted". New, pending and
   unsubscribed addresses are (re)sent a confirmation mail, confirmed ones a "you are already
-  subscribed" mail with their links, suppressed ones nothing; at most one mail per mailbox
-  per ``confirm_mail_interval_hours``: the claim is on ``addresses.mailbox`` of the address, so
-  ``victim+1@``, ``victim+2@``, … share one, while the mail goes to the address as typed and
+  subscribed" mail with their links, suppressed ones nothing. A mailbox gets at most one
+  mail per ``confirm_mail_interval_minutes`` (a claim) and ``confirm_mails_per_day`` in any
+  24 hours (a sliding count): so a lost mail can be sent again after a short wait, and a
+  stranger still cannot fill the inbox. Both are on ``addresses.mailbox`` of the address, so
+  ``victim+1@``, ``victim+2@``, … share them, while the mail goes to the address as typed and
   the record stays that address's.
 - The per-IP limit is a sliding window (``limits.limiter``), so no burst passes twice by
   straddling the change of the hour.
@@ -51,11 +53,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FIELDS = ("email", "captcha_id", "captcha_answer", "topics", "consent", "consent_version", "proof_of_work")
+# form_page: the address of the page the form is on, which the form sends itself (our pages
+# send no Referer); checked against the site's own pages by the route (newsletter.actions).
+FIELDS = ("email", "captcha_id", "captcha_answer", "topics", "consent", "consent_version", "proof_of_work",
+          "form_page")
 # Limit scopes in the ratelimits table: the mail claim per mailbox (``addresses.mailbox``),
-# the sliding per-IP count.
+# the mailbox's sliding count of mails in 24 hours, the sliding per-IP count.
 MAIL_CLAIM = "confirm-mail"
+MAIL_DAY = "confirm-mail-day"
 SIGNUP_IP = "signup-ip"
+IP_WINDOW_SECONDS = 3600
+DAY_SECONDS = 24 * 3600
 
 
 class MailUnavailable(Exception):
@@ -170,7 +178,8 @@ class Signup:
         counted: Hit | None = None
         try:
             counted = self._limiter.hit(SIGNUP_IP, ip_subject(context.source_ip),
-                                        limit=self._settings.signup_ip_limit_per_hour, window_seconds=3600)
+                                        limit=self._settings.signup_ip_limit_per_hour,
+                                        window_seconds=IP_WINDOW_SECONDS)
             return self._counted(request, context)
         except RateLimited:
             raise  # the visitor's answer (429), not a fault: the challenge was spent on it
@@ -211,11 +220,22 @@ class Signup:
         # retry may take over a claim it failed to give back, so a release lost to a fault
         # does not swallow the retry's mail for a day.
         held = self._limiter.claim(MAIL_CLAIM, mailbox(request.email),
-                                   seconds=self._settings.confirm_mail_interval_hours * 3600,
+                                   seconds=self._settings.confirm_mail_interval_minutes * 60,
                                    request=request.captcha_id)
         if held is None:
             log.info("Signup for subscriber %s: a mail went to its mailbox recently; nothing sent", sid)
             return SIGNUP_ACCEPTED
+        # The claim lets a lost mail be sent again after minutes; this count keeps a stranger
+        # from doing that all day. Over it, the claim stays: nothing is sent this interval.
+        try:
+            day = self._limiter.hit(MAIL_DAY, mailbox(request.email),
+                                    limit=self._settings.confirm_mails_per_day, window_seconds=DAY_SECONDS)
+        except RateLimited:
+            log.info("Signup for subscriber %s: its mailbox had its mails for today; nothing sent", sid)
+            return SIGNUP_ACCEPTED
+        except Exception:
+            self._release(held, sid)
+            raise
         try:
             if current is not None and current.status == CONFIRMED:
                 # They forgot they are subscribed: tell them, with their links, change nothing.
@@ -238,9 +258,11 @@ class Signup:
                 "topics": mails.topic_labels(request.topics),
             })
         except Exception as problem:
-            # Give the claim back, so another request for the address is not silently swallowed
-            # for a day (this request's own retry may take it over even if this fails).
+            # Give the claim and the day's count back, so another request for the address is
+            # not silently swallowed (this request's own retry may take the claim over even if
+            # this fails).
             self._release(held, sid)
+            self._refund_day(day, sid)
             if faults.classify(problem) is None or isinstance(
                     problem, TransactionCancelled | TransactWriteError):
                 raise  # a fault elsewhere (503), or a bug or missing permission (500, logged)
@@ -256,6 +278,13 @@ class Signup:
                 log.warning("Mail claim for subscriber %s was no longer held by this signup", sid)
         except Exception as problem:
             log.warning("Could not release the mail claim for subscriber %s: %s", sid, problem)
+
+    def _refund_day(self, day: Hit, sid: str) -> None:
+        """Best effort, like ``_release``: a mail not sent does not count against the day."""
+        try:
+            self._limiter.refund(day)
+        except Exception as problem:
+            log.warning("Could not refund the mail count for subscriber %s: %s", sid, problem)
 
     @staticmethod
     def _written_with(current: Subscriber | None, secret: str) -> bool:

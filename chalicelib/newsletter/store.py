@@ -7,9 +7,12 @@ neither half is ever written alone and concurrent requests change a state exactl
 - ``request`` (signup): new, pending or unsubscribed → pending; ``requested`` (which
   expires with the pending item);
 - ``confirm``: pending → confirmed; ``confirmed``, and the confirmed ``requested`` event
-  stops expiring (the proof of consent);
+  stops expiring (the proof of consent); the same write claims the welcome mail
+  (``welcomed_at``; ``claim_welcome``/``release_welcome`` for a send that failed);
 - ``unsubscribe`` (link, one-click, mail): pending/confirmed → unsubscribed; ``unsubscribed``
   with the method;
+- ``change_preferences``: a confirmed subscriber's topics and digest frequency (and so their
+  ``digest-index`` partition); ``preferences-changed`` with before and after;
 - ``suppress`` (bounce, complaint): any → suppressed; ``bounced``/``complained``, keyed by
   the notification;
 - ``erase``: the subscriber and every event of theirs deleted.
@@ -31,19 +34,20 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, cast
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib.core.clock import Clock, utcnow
-from chalicelib.core.conditions import TransactionCancelled
+from chalicelib.core.conditions import TransactionCancelled, condition_failed
 from chalicelib.newsletter import consent
 from chalicelib.newsletter.models import (
     CONFIRMED,
-    DIGEST_PARTITION,
     PENDING,
     SUPPRESSED,
     UNSUBSCRIBED,
+    WEEKLY,
     ConsentEvent,
     Subscriber,
+    digest_partition_for,
 )
 from chalicelib.stats.counting import CountedTransaction
 
@@ -71,6 +75,14 @@ class Changed(Exception):
     def __init__(self, failed: frozenset[str]) -> None:
         super().__init__(f"changed meanwhile: {', '.join(sorted(failed))}")
         self.failed = failed
+
+
+@dataclass(frozen=True)
+class _Preferences:
+    """A subscriber's digest membership after a change, as the figures count it."""
+
+    topics: list[str]
+    frequency: str
 
 
 def _clip(value: str | None) -> str | None:
@@ -176,9 +188,10 @@ class SubscriberStore:
         return str(event.event_key)
 
     def confirm(self, sid: str, current: Subscriber, *, proof: str | None,
-                context: RequestContext) -> None:
+                context: RequestContext) -> datetime:
         """pending → confirmed with a ``confirmed`` event; the ``requested`` event ``proof``
-        (when known) stops expiring: it is the proof of consent. Raises ``Changed`` naming
+        (when known) stops expiring: it is the proof of consent. Returns the time, which is
+        also the welcome mail's claim (``welcomed_at``). Raises ``Changed`` naming
         ``subscriber`` (no longer pending with this secret) and/or ``proof`` (that event is
         missing)."""
         model, ledger, now = self._subscribers, self._ledger, self._clock()
@@ -186,10 +199,13 @@ class SubscriberStore:
             with CountedTransaction(model) as transaction:
                 transaction.update(model(sid), actions=[
                     model.status.set(CONFIRMED),
-                    model.digest_partition.set(DIGEST_PARTITION),
+                    model.digest_partition.set(digest_partition_for(current.frequency)),
                     model.confirmed_at.set(now),
                     model.updated_at.set(now),
                     model.expires_ttl.remove(),
+                    # The welcome mail's claim, in the same write: the one confirm that
+                    # commits sends it, a repeat or a racing confirm does not.
+                    model.welcomed_at.set(now),
                 ], condition=(model.status == PENDING)
                     & (model.confirm_token_hash == current.confirm_token_hash), name="subscriber")
                 transaction.record(self._event(sid, "confirmed", now, context),
@@ -201,6 +217,61 @@ class SubscriberStore:
         except TransactionCancelled as cancelled:
             raise _changed_or_raise(cancelled) from cancelled
         log.info("Confirmed subscriber %s", sid)
+        return now  # the welcome claim's time
+
+    def change_preferences(self, sid: str, current: Subscriber, *, topics: Sequence[str], frequency: str,
+                           context: RequestContext) -> bool:
+        """A confirmed subscriber's topics and frequency, with a ``preferences-changed`` event
+        naming what they were and what they are now; the digest partition follows the
+        frequency. False when nothing changed (no write, no event). Raises ``Changed`` when
+        ``current`` is no longer the state (or the subscriber is no longer confirmed)."""
+        model, now = self._subscribers, self._clock()
+        before_topics = [str(topic) for topic in current.topics or []]
+        before_frequency = current.frequency or WEEKLY
+        if before_topics == list(topics) and before_frequency == frequency:
+            return False
+        event = self._event(sid, "preferences-changed", now, context, {
+            "topics": ",".join(topics), "frequency": frequency,
+            "previous_topics": ",".join(before_topics), "previous_frequency": before_frequency})
+        try:
+            with CountedTransaction(model) as transaction:
+                transaction.update(model(sid), actions=[
+                    model.topics.set(cast(Any, list(topics))),
+                    model.frequency.set(frequency),
+                    model.digest_partition.set(digest_partition_for(frequency)),
+                    model.updated_at.set(now),
+                ], condition=self._unchanged_since(current) & (model.status == CONFIRMED), name="subscriber")
+                # The figures move the subscriber from the old topics/frequency to the new ones.
+                transaction.record(event, condition=self._ledger.event_key.does_not_exist(),
+                                   left=current, joined=_Preferences(list(topics), frequency))
+        except TransactionCancelled as cancelled:
+            raise _changed_or_raise(cancelled) from cancelled
+        log.info("Preferences of subscriber %s changed", sid)
+        return True
+
+    def claim_welcome(self, sid: str) -> datetime | None:
+        """Claim the welcome mail of a confirmed subscriber whose welcome was never sent (its
+        send failed and was released): one conditional UpdateItem. The claim's time, or None
+        when it is taken or the subscriber is no longer confirmed."""
+        model, now = self._subscribers, self._clock()
+        try:
+            model(sid).update(actions=[model.welcomed_at.set(now)],
+                              condition=model.welcomed_at.does_not_exist() & (model.status == CONFIRMED))
+        except UpdateError as problem:
+            if not condition_failed(problem):
+                raise
+            return None
+        return now
+
+    def release_welcome(self, sid: str, claimed: datetime) -> None:
+        """Give the welcome claim back (its mail failed), so a later confirm click sends it:
+        conditional on the claim being this one."""
+        model = self._subscribers
+        try:
+            model(sid).update(actions=[model.welcomed_at.remove()], condition=model.welcomed_at == claimed)
+        except UpdateError as problem:
+            if not condition_failed(problem):
+                raise
 
     def unsubscribe(self, sid: str, current: Subscriber, *, context: RequestContext, method: str,
                     detail: Mapping[str, str] | None = None) -> None:

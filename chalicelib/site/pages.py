@@ -43,5 +43,8 @@ def signup_page(site_url: str, api_url: str, *, captcha: dict[str, str] | None =
                              # The one consent text (data/consent.json); the signup checks
                              # that the version the form showed is still the current one.
                              consent=consent.current(),
+                             # The page's own address, recorded in the consent log (the static
+                             # page's, or the API's no-JavaScript page's).
+                             form_page=f"{api_url if captcha is not None else site_url}/nyhedsbrev",
                              section="nyhedsbrev", footer=footer)
     return text.rstrip("\n") + "\n"

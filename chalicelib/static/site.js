@@ -179,7 +179,9 @@
       captcha_answer: data.get("captcha_answer") || "",
       topics: data.getAll("topics"),
       consent: data.get("consent") === "yes",
-      consent_version: data.get("consent_version") || ""
+      consent_version: data.get("consent_version") || "",
+      // The page this form is on, for the consent log (our pages send no Referer).
+      form_page: window.location.origin + window.location.pathname
     };
     self.submit.disabled = true;
     self.fieldError("");

@@ -107,7 +107,19 @@ def rights_link_mail(client: Client, outbox: Outbox, add_articles: ArticleFactor
         address, signup_mails.SUBJECTS["rights"], headers={"Auto-Submitted": "auto-generated"}))
 
 
+def welcome_mail(client: Client, outbox: Outbox, add_articles: ArticleFactory) -> Sent:
+    """The welcome after confirming, with the manage links."""
+    address = "velkommen@example.org"
+    assert subscribe(client, address).status_code == 202
+    link = only_mail_to(outbox, address).part("plain").split("/subscriptions/confirm?", 1)[1].split()[0]
+    assert client.http.post(f"/subscriptions/confirm?{link}").status_code == 200
+    [sent] = [mail for mail in mails_to(outbox, address) if mail.subject == signup_mails.SUBJECTS["welcome"]]
+    return Sent(sent.raw, sent.part("plain"), expected(
+        address, signup_mails.SUBJECTS["welcome"], headers={"Auto-Submitted": "auto-generated"}))
+
+
 KINDS: dict[str, Callable[[Client, Outbox, ArticleFactory], Sent]] = {
+    "welcome": welcome_mail,
     "confirm": confirm_mail,
     "already": already_mail,
     "digest": digest,

@@ -32,7 +32,8 @@ HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 ISSUED_INPUTS = {("POST", "/subscriptions"), ("GET", "/subscriptions/result"),
                  ("GET", "/captcha/{captcha_id}/audio")} | {
     (method, f"/subscriptions/{action}") for method in ("GET", "POST")
-    for action in ("confirm", "unsubscribe", "export", "erase")} | {("POST", "/subscriptions/rights-link")}
+    for action in ("confirm", "unsubscribe", "export", "erase", "preferences")} | {
+    ("POST", "/subscriptions/rights-link")}
 
 
 def _documented() -> set[tuple[str, str]]:

@@ -235,6 +235,14 @@ def test_api_gateways_own_answers_are_danish_json(merged_prod: Path) -> None:
     responses = _sam(merged_prod)["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
     assert responses["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
     assert {"DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED", "INTEGRATION_TIMEOUT"} <= set(responses)
+    # Each of API Gateway's own refusals a visitor or client can meet has its status and words
+    # (issue 16): an unknown /api address, a method a route lacks, a quota, a body type.
+    statuses = {kind: responses[kind].get("StatusCode") for kind in
+                ("MISSING_AUTHENTICATION_TOKEN", "RESOURCE_NOT_FOUND", "THROTTLED", "QUOTA_EXCEEDED",
+                 "UNSUPPORTED_MEDIA_TYPE", "REQUEST_TOO_LARGE", "INTEGRATION_TIMEOUT")}
+    assert statuses == {"MISSING_AUTHENTICATION_TOKEN": "404", "RESOURCE_NOT_FOUND": "404", "THROTTLED": "429",
+                        "QUOTA_EXCEEDED": "429", "UNSUPPORTED_MEDIA_TYPE": "415", "REQUEST_TOO_LARGE": "413",
+                        "INTEGRATION_TIMEOUT": "504"}
     for kind, response in responses.items():
         body = json.loads(response["ResponseTemplates"]["application/json"])
         assert set(body) == {"Code", "Message"}, kind

@@ -150,8 +150,10 @@ def test_aws_calls_per_subscriber_are_a_claim_a_send_and_a_mark(
     DigestPlanner().run(lambda: 60_000)
     planner_calls = +aws_calls
     assert planner_calls["dynamodb.Scan"] == 0
-    # Marker + digest record + run log; one Query for articles, one page of subscribers.
-    assert planner_calls["dynamodb.Query"] == 2
+    # Marker + digest record + run log; one Query for articles, one page of subscribers; and
+    # the same two for the month's digest (this is the month's first run): per run, never
+    # per subscriber.
+    assert planner_calls["dynamodb.Query"] == 4
     assert planner_calls["sqs.SendMessageBatch"] == 1  # 23 subscribers: 3 messages in one call
 
     records = [Record(m["MessageId"], m["ReceiptHandle"], m["Body"]) for m in aws.client("sqs").receive_message(

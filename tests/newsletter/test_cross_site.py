@@ -158,3 +158,57 @@ def test_the_one_click_unsubscribe_stays_open_whatever_its_origin(client: Client
                if item["subject"]["S"] == tokens.subscriber_id("to@example.org")
                and item["event"]["S"] == "unsubscribed"]
     assert event["detail"]["M"]["method"]["S"] == "one-click"
+
+
+# ---------------------------------------------------------------------------- the form's own page
+
+# What a browser sends from our pages: they carry Referrer-Policy: no-referrer.
+NO_REFERER = {"origin": "null", "referer": "", "sec-fetch-site": "same-origin"}
+
+
+def _ledger(email: str) -> dict[str, str | None]:
+    """The ledger's form URL per event kind for the address."""
+    sid = tokens.subscriber_id(email)
+    return {item["event"]["S"]: item.get("form_url", {}).get("S")
+            for item in held_items()["ledger"] if item["subject"]["S"] == sid}
+
+
+def test_the_ledger_records_the_page_the_form_says_it_is_on_never_null(client: Client, outbox: Outbox) -> None:
+    """Issue 16, item 6: the form sends its own page's address (``form_page``); our pages send
+    no Referer, so before this the ledger held only the site's origin, or nothing."""
+    site, api = _site(), get_settings().api_url
+    # The script's JSON post from the static page.
+    fields = signup_fields(client, "side@example.org", form_page=f"{site}/nyhedsbrev")
+    assert post_json(client, "/subscriptions", fields, NO_REFERER).status_code == 202
+    # The no-JavaScript page: the address it renders in its hidden field is what it posts.
+    page = client.http.get("/nyhedsbrev").body.decode()
+    assert f'<input type="hidden" name="form_page" value="{api}/nyhedsbrev">' in page
+    form = [*_form_fields(client, "formside@example.org"), ("form_page", f"{api}/nyhedsbrev?spor=1")]
+    assert post_form(client, "/subscriptions", form, NO_REFERER).status_code == 303
+    assert _ledger("side@example.org") == {"requested": f"{site}/nyhedsbrev"}
+    assert _ledger("formside@example.org") == {"requested": f"{api}/nyhedsbrev"}
+
+    # Confirming with the button of the confirm page: that page is the form, never "null".
+    [mail] = [m for m in outbox() if m.recipients == ["side@example.org"]]
+    token = token_of(confirm_link(mail))
+    assert post_form(client, "/subscriptions/confirm", [("token", token)], NO_REFERER).status_code == 303
+    assert _ledger("side@example.org") == {"requested": f"{site}/nyhedsbrev",
+                                           "confirmed": f"{api}/subscriptions/confirm"}
+
+
+def test_a_form_page_that_is_not_ours_is_refused_before_anything_is_spent(client: Client, outbox: Outbox) -> None:
+    foreign_pages = (EVIL_FORM, "null", "javascript:alert(1)", "http://127.0.0.1:8000.evil.example/x",
+                     "//evil.example/nyhedsbrev", 42)
+    for number, foreign in enumerate(foreign_pages):
+        fields = signup_fields(client, f"fremmed{number}@example.org", form_page=foreign)
+        answer = post_json(client, "/subscriptions", fields, NO_REFERER)
+        assert answer.status_code == 400, (foreign, answer.body)
+        problem = json.loads(answer.body)
+        assert problem["Code"] == "InvalidFormPage" and "som formularen står på" in problem["Message"]
+        assert held_items()["subscribers"] == []
+        # The challenge was not spent: the same fields with our page go through.
+        fields["form_page"] = f"{_site()}/nyhedsbrev"
+        assert post_json(client, "/subscriptions", fields, NO_REFERER).status_code == 202, foreign
+        for item in held_items()["subscribers"]:
+            Subscriber(item["subscriber_id"]["S"]).delete()
+    assert len(outbox()) == len(foreign_pages)

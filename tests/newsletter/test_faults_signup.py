@@ -50,11 +50,13 @@ from tests.support.subscriptions import (
 
 EMAIL = "uheld@example.org"
 # A signup's AWS calls in order: CAPTCHA consumed, per-IP counter, the subscriber's state,
-# the address's mail claim, subscriber + ledger event (one transaction), the mail.
+# the mailbox's mail claim and its count of mails today, subscriber + ledger event (one
+# transaction), the mail.
 SIGNUP_CALLS = ["dynamodb.UpdateItem", "dynamodb.UpdateItem", "dynamodb.GetItem", "dynamodb.PutItem",
-                "dynamodb.TransactWriteItems", "sesv2.SendEmail"]
+                "dynamodb.UpdateItem", "dynamodb.TransactWriteItems", "sesv2.SendEmail"]
 STEPS = {(0, "dynamodb.UpdateItem"): "captcha", (1, "dynamodb.UpdateItem"): "ip-limit",
          (0, "dynamodb.GetItem"): "read", (0, "dynamodb.PutItem"): "mail-claim",
+         (2, "dynamodb.UpdateItem"): "mail-day",
          (0, "dynamodb.TransactWriteItems"): "record", (0, "sesv2.SendEmail"): "mail"}
 
 

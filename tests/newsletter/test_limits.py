@@ -90,7 +90,7 @@ def test_a_tagged_address_is_a_real_subscriber_and_its_mailbox_is_free_again_aft
         client: Client, outbox: Outbox) -> None:
     from chalicelib.limits.model import RateLimit
 
-    with settings_from_env(CONFIRM_MAIL_INTERVAL_HOURS="1"):
+    with settings_from_env(CONFIRM_MAIL_INTERVAL_MINUTES="60"):
         assert subscribe(client, "name+news@example.org").status_code == 202
         assert subscribe(client, "name@example.org").status_code == 202  # within the hour: no mail
         [first] = outbox()
@@ -101,7 +101,9 @@ def test_a_tagged_address_is_a_real_subscriber_and_its_mailbox_is_free_again_aft
         for item in RateLimit.scan():
             item.update(actions=[RateLimit.expires_ttl.set(1)])
         assert subscribe(client, "name@example.org").status_code == 202
-    assert [m.recipients for m in outbox()] == [["name+news@example.org"], ["name@example.org"]]
+    # The confirmation, the welcome after confirming, then the other address's confirmation.
+    assert [m.recipients for m in outbox()] == [["name+news@example.org"], ["name+news@example.org"],
+                                                ["name@example.org"]]
 
     # Erasing the tagged address removes its mailbox's claim too: only the per-IP counts are left.
     # (Erase takes the link mailed to the subscribed address: test_rights_links.py.)
@@ -282,3 +284,38 @@ def test_a_form_post_over_the_limit_gets_a_danish_429_page_with_retry_after(
     assert [m.recipients for m in outbox()] == [["foerste@example.org"]]
     assert _records("anden@example.org", "tredje@example.org") == {"anden@example.org": None,
                                                                     "tredje@example.org": None}
+
+
+# ---------------------------------------------------------------------------- resending
+
+
+def test_a_lost_confirmation_mail_can_be_sent_again_after_minutes_but_not_all_day(
+        client: Client, outbox: Outbox, clock: list[float]) -> None:
+    """Issue 16: a pending address signed up again gets a new confirmation mail once the
+    mailbox's interval (15 minutes) has passed, at most three a day, and the answer is the
+    same whether a mail went out or not."""
+    from chalicelib.core.config import get_settings
+
+    settings = get_settings()
+    interval = settings.confirm_mail_interval_minutes * 60
+    assert (interval, settings.confirm_mails_per_day) == (15 * 60, 3)  # the issue's figures, the defaults
+    answers = []
+    sent_at: list[float] = []
+    for moment in (T0, T0 + 60, T0 + interval + 1, T0 + 2 * interval + 2, T0 + 3 * interval + 3,
+                   T0 + 4 * interval + 4, T0 + 2 * 24 * HOUR):
+        clock[0] = moment
+        before = len(outbox())
+        # A tagged address shares the mailbox, so it cannot be used to get past either limit.
+        address = "glemt+igen@example.org" if moment == T0 + 4 * interval + 4 else "glemt@example.org"
+        answers.append(subscribe(client, address))
+        if len(outbox()) > before:
+            sent_at.append(moment)
+    assert {(a.status_code, a.body) for a in answers} == {(answers[0].status_code, answers[0].body)}
+    assert answers[0].status_code == 202
+    # Not within the interval; three in the day; then again once the day has passed.
+    assert sent_at == [T0, T0 + interval + 1, T0 + 2 * interval + 2, T0 + 2 * 24 * HOUR]
+    # The newest mail's link confirms (each new mail replaces the link of the one before).
+    mails = [mail for mail in outbox() if mail.recipients == ["glemt@example.org"]]
+    assert client.http.post(path_of(confirm_link(mails[-1]))).status_code == 200
+    message = json.loads(answers[0].body)["message"]
+    assert "15 minutter" in message and "tre mails" in message and "tilmeldt i forvejen" in message

@@ -66,8 +66,9 @@ def test_a_solution_buys_one_signup_and_its_replay_is_refused(client: Client, ou
     fields = signup_fields(client, EMAIL)
     aws_calls.clear()
     assert post_json(client, "/subscriptions", fields).status_code == 202
-    # Spent in the CAPTCHA's own conditional write: the signup's calls are as before.
-    assert aws_calls["dynamodb.UpdateItem"] == 2 and aws_calls["dynamodb.GetItem"] == 1
+    # Spent in the CAPTCHA's own conditional write: the signup's calls are as before (the
+    # CAPTCHA, the per-IP count, the mailbox's count of the day's mails).
+    assert aws_calls["dynamodb.UpdateItem"] == 3 and aws_calls["dynamodb.GetItem"] == 1
     assert _item(fields["captcha_id"]).work_spent_at is not None
     for replay in ({**fields, "email": "en.anden@example.org"}, fields):
         assert _refusal(post_json(client, "/subscriptions", replay)) == (400, "ProofOfWorkUsed")

@@ -317,24 +317,29 @@ def test_the_aws_calls_of_the_link_request_and_the_pages(
     assert post_json(client, "/subscriptions/rights-link", {"token": nobody}).status_code == 202
     assert aws_calls == Counter({"dynamodb.GetItem": 1})
 
-    # The pages check signatures only; the refused actions refuse before any call.
+    # Opened with the digest's token the pages check signatures only; with the rights link they
+    # read whether anything is still held (one GetItem each). The refused actions refuse
+    # before any call.
     export_url, erase_url = rights_links(_link_mails(outbox)[0])
     aws_calls.clear()
-    for path in (f"/subscriptions/export?token={manage}", f"/subscriptions/erase?token={manage}",
-                 path_of(export_url), path_of(erase_url)):
+    for path in (f"/subscriptions/export?token={manage}", f"/subscriptions/erase?token={manage}"):
         assert client.http.get(path).status_code == 200
     for path in ("/subscriptions/export", "/subscriptions/erase"):
         assert post_json(client, path, {"token": manage}).status_code == 400
     assert sum(aws_calls.values()) == 0
+    for path in (path_of(export_url), path_of(erase_url)):
+        assert client.http.get(path).status_code == 200
+    assert aws_calls == Counter({"dynamodb.GetItem": 2})
     # Export with the link: the subscriber and their ledger.
     aws_calls.clear()
     assert post_json(client, "/subscriptions/export", {"token": token_of(export_url)}).status_code == 200
     assert aws_calls == Counter({"dynamodb.GetItem": 1, "dynamodb.Query": 1})
-    # Erase: the subscriber (the mailbox claim's key is their address), both mail claims, the
-    # ledger, the subscriber (one transaction with the figures' erased count), the events.
+    # Erase: the subscriber (the mailbox claim's key is their address), both mail claims and the
+    # mailbox's count of the day's mails, the ledger, the subscriber (one transaction with the
+    # figures' erased count), the events.
     aws_calls.clear()
     assert post_json(client, "/subscriptions/erase", {"token": token_of(erase_url)}).status_code == 200
-    assert aws_calls == Counter({"dynamodb.GetItem": 1, "dynamodb.Query": 1, "dynamodb.DeleteItem": 2,
+    assert aws_calls == Counter({"dynamodb.GetItem": 1, "dynamodb.Query": 1, "dynamodb.DeleteItem": 3,
                                  "dynamodb.TransactWriteItems": 1, "dynamodb.BatchWriteItem": 1})
 
 

@@ -9,7 +9,7 @@ import base64
 import json
 import os
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -424,4 +424,105 @@ def test_a_form_on_another_site_is_refused(site: LocalStack, browser: Any, outbo
         shot(page, f"cross-site-{name}")
         page.unroute("http://evil.example/**")
     assert outbox() == []
+    context.close()
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["with-js", "without-js"])
+def test_a_subscriber_walks_from_signup_to_erase(site: LocalStack, browser: Any, outbox: Callable[[], list[Any]], *,
+                                                 client: Any, add_articles: Any, javascript: bool) -> None:
+    """Issue 16: signup → confirm → welcome mail → preferences (topics and frequency) → the
+    digest respects them → unsubscribe → the unsubscribe page says so → export → erase → the
+    export page says nothing is held. Every step is a page and a form, with or without
+    JavaScript; each page passes axe (run with JavaScript: axe is a script)."""
+    from chalicelib.digest.planner import DigestPlanner
+    from chalicelib.newsletter import tokens
+    from tests.support.digest import pump
+
+    name = "js" if javascript else "nojs"
+    email = f"vandrer.{name}@example.dk"
+    context = browser.new_context(viewport={"width": 1100, "height": 900}, java_script_enabled=javascript)
+    page = context.new_page()
+    watch = Watch(page)
+
+    def mails(subject_start: str) -> list[Any]:
+        return [m for m in outbox() if m.recipients == [email] and m.subject.startswith(subject_start)]
+
+    def link(mail: Any, path: str) -> str:
+        [found] = {word for word in mail.part("plain").split() if f"/subscriptions/{path}?token=" in word}
+        return str(found)
+
+    def step(label: str, heading: str) -> None:
+        page.wait_for_load_state()
+        assert page.locator("h1").inner_text() == heading, (label, page.locator("h1").inner_text())
+        if javascript:
+            assert_accessible(page, f"{label} ({name})")
+        shot(page, f"walk-{name}-{label}")
+
+    # Sign up on the form page (a form post with or without the script), and confirm.
+    page.goto(f"{site.api_url}/nyhedsbrev")
+    page.fill("#email", email)
+    page.fill("#captcha_answer", ANSWER)
+    page.check("input[name=consent]")
+    page.click("button[type=submit]")
+    step("1-check-inbox", "Tjek din indbakke")
+    page.goto(confirm_link(outbox(), email))
+    page.click("button[type=submit]")
+    step("2-confirmed", "Tak – du er tilmeldt")
+
+    # The welcome mail brings the links; its preferences link opens the page.
+    [welcome] = mails("Velkommen")
+    page.goto(link(welcome, "preferences"))
+    step("3-preferences", "Dine valg for nyhedsbrevet")
+    for box in page.locator("input[name=topics]").all():
+        box.uncheck()
+    page.check("input[name=topics][value=metoder]")
+    page.check("input[name=frequency][value=monthly]")
+    page.click("button[type=submit]")
+    step("4-preferences-saved", "Dine valg er gemt")
+    page.goto(link(welcome, "preferences"))
+    assert page.is_checked("input[name=frequency][value=monthly]")
+    assert [b.get_attribute("value") for b in page.locator("input[name=topics]:checked").all()] == ["metoder"]
+
+    # The digest respects them: a month's digest with only the chosen topic (today is the
+    # first run of the month for it), and no weekly one.
+    add_articles(1, category="cases", prefix=f"{name}-case", start=datetime.now(UTC) - timedelta(hours=1))
+    add_articles(1, category="metoder", prefix=f"{name}-metode", start=datetime.now(UTC) - timedelta(hours=1))
+    DigestPlanner().run()
+    pump(client)
+    [digest] = mails("Nyt fra Center for Borgerdialog")
+    month = digest.subject.split(",", 1)[1].split(":")[0].strip()
+    assert not month.startswith("uge"), digest.subject
+    assert f"{name}-metode-0000" in digest.part("plain") and f"{name}-case-0000" not in digest.part("plain")
+
+    # Unsubscribe from the welcome's link; the same link then says it is done.
+    page.goto(link(welcome, "unsubscribe"))
+    step("5-unsubscribe", "Afmeld nyhedsbrevet")
+    page.click("button[type=submit]")
+    step("6-unsubscribed", "Du er afmeldt")
+    page.goto(link(welcome, "unsubscribe"))
+    step("7-unsubscribe-again", "Du er afmeldt")
+    assert page.locator("main button").count() == 0
+
+    # Export and erase take the link mailed to the address (asked for on the export page).
+    page.goto(link(welcome, "export"))
+    page.click("button[type=submit]")
+    step("8-rights-link-sent", "Tjek din indbakke")
+    [rights] = mails("Dit link")
+    export_url = link(rights, "export")
+    page.goto(export_url)
+    step("9-export", "Hent dine data")
+    page.click("button[value=html]")
+    step("9b-my-data", "Dine data")
+    assert "Du afmeldte dig med knappen på afmeldingssiden." in page.locator("main").inner_text()
+    page.goto(link(rights, "erase"))
+    step("10-erase", "Slet dine data")
+    page.click("button[type=submit]")
+    step("11-erased", "Dine data er slettet")
+    page.goto(export_url)
+    step("12-nothing-held", "Vi har ingen oplysninger om dig")
+    assert page.locator("main button").count() == 0
+    from chalicelib.newsletter.models import Subscriber
+
+    assert Subscriber.count(tokens.subscriber_id(email)) == 0
+    assert watch.errors == [] and watch.dialogs == []
     context.close()

@@ -157,12 +157,13 @@ def test_signup_confirm_and_unsubscribe_make_no_extra_call(client: Client, outbo
     fields = signup_fields(client, "ny@example.org", topics=[])
     aws_calls.clear()
     assert post_json(client, "/subscriptions", fields).status_code == 202
-    assert aws_calls == Counter({"dynamodb.UpdateItem": 2, "dynamodb.GetItem": 1, "dynamodb.PutItem": 1,
+    assert aws_calls == Counter({"dynamodb.UpdateItem": 3, "dynamodb.GetItem": 1, "dynamodb.PutItem": 1,
                                  "dynamodb.TransactWriteItems": 1, "sesv2.SendEmail": 1})
     link = confirm_link(mails_to(outbox, "ny@example.org")[-1])
     aws_calls.clear()
     assert post_json(client, "/subscriptions/confirm", {"token": token_of(link)}).status_code == 200
-    assert aws_calls == Counter({"dynamodb.GetItem": 1, "dynamodb.TransactWriteItems": 1})
+    # ... and the welcome mail, claimed in that same transaction.
+    assert aws_calls == Counter({"dynamodb.GetItem": 1, "dynamodb.TransactWriteItems": 1, "sesv2.SendEmail": 1})
     aws_calls.clear()
     manage = tokens.manage_token(tokens.subscriber_id("ny@example.org"))
     assert post_form(client, f"/subscriptions/unsubscribe?token={manage}",
@@ -183,7 +184,7 @@ def test_counters_never_count_a_refused_transaction_and_metrics_are_emf(
         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("METRICS_EMF", "1")
     sid = sign_up(client, outbox, "to.gange@example.org", [])
-    link = confirm_link(mails_to(outbox, "to.gange@example.org")[-1])
+    link = confirm_link(mails_to(outbox, "to.gange@example.org")[0])  # the last is the welcome
     # The same link again: the confirm's transaction is refused, nothing more is counted.
     post_json(client, "/subscriptions/confirm", {"token": token_of(link)})
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
@@ -198,3 +199,20 @@ def test_counters_never_count_a_refused_transaction_and_metrics_are_emf(
     months = counters("month")
     assert months[counting.month_of(datetime.now(UTC))]["confirmed"] == 1
     assert default_store().get(sid) is not None
+
+
+def test_a_preference_change_moves_the_subscriber_between_topics_and_frequencies(
+        client: Client, outbox: Outbox) -> None:
+    """Issue 16's preferences: counted as an event by its name, and the gauges follow the
+    subscriber from weekly/every topic to monthly/metoder in the change's own transaction."""
+    sid = sign_up(client, outbox, "skifter@example.org", [])
+    token = tokens.manage_token(sid)
+    answer = post_json(client, "/subscriptions/preferences",
+                       {"token": token, "topics": ["metoder"], "frequency": "monthly"})
+    assert answer.status_code == 200, answer.body
+    from editor.stats import counters
+
+    month = counters("month")[counting.month_of(datetime.now(UTC))]
+    assert month["preferences-changed"] == 1
+    assert (month["subscribers"], month["frequency.weekly"], month["frequency.monthly"]) == (1, 0, 1)
+    assert (month["topic.*"], month["topic.metoder"]) == (0, 1)
