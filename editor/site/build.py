@@ -14,16 +14,19 @@ published article or page shows any more.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+
+from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.articles.model import PUBLISHED_FEED, Article
 from chalicelib.core.config import get_settings
 from chalicelib.site.pages import article_key
 from editor import images, pages
-from editor.site import render, sync
-from editor.site.manifest import LEADS, LeadImageRecord
+from editor.site import render, search, sync
+from editor.site.manifest import ARTICLES, DONE, LEADS, STATE, BuildState, IndexedArticle, LeadImageRecord
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +38,11 @@ class BuildReport:
     sync: sync.SyncReport
     rendered_articles: int = 0
     problems: list[str] = field(default_factory=list)  # "<slug>: <problem>"
+    up_to_date: bool = False  # nothing published since the last complete build: nothing read
 
     def summary(self) -> str:
+        if self.up_to_date:
+            return "site: 0 put, 0 deleted (up to date: nothing published since the last build)"
         return f"site: {self.sync.summary()} ({self.rendered_articles} article page(s) rendered)"
 
 
@@ -100,6 +106,75 @@ def _keep_leads(before: dict[str, str], articles: list[render.FullArticle],
     return after
 
 
+def _indexed() -> dict[str, IndexedArticle]:
+    """What the build keeps of every article, without the texts (read only when indexed)."""
+    return {item.sk: item for item in IndexedArticle.query(
+        ARTICLES, attributes_to_get=["pk", "sk", "tags", "related", "text_digest"])}
+
+
+def _texts(slugs: list[str], known: dict[str, str]) -> dict[str, str]:
+    """The search text of ``slugs``: those rendered now from ``known``, the others read."""
+    found = {slug: known[slug] for slug in slugs if slug in known}
+    missing = [slug for slug in slugs if slug not in found]
+    if len(missing) > 500:  # most of the archive: one Query beats many BatchGetItems
+        wanted = set(missing)
+        items = [item for item in IndexedArticle.query(ARTICLES) if item.sk in wanted]
+    else:
+        items = list(IndexedArticle.batch_get([(ARTICLES, slug) for slug in missing]))
+    found.update({item.sk: search.unpack(item.text) for item in items if item.text})
+    return found
+
+
+def _related(item: IndexedArticle) -> list[str]:
+    return [str(slug) for slug in item.related or []]
+
+
+def _state_digest(layout: str, site_pages: list[render.Page]) -> str:
+    """What a build with no article changed depends on: the layout and the pages."""
+    return hashlib.sha256(f"{layout}\n{site_pages!r}".encode()).hexdigest()
+
+
+def _last_state() -> str | None:
+    try:
+        return str(BuildState.get(STATE, DONE, consistent_read=True).digest)
+    except DoesNotExist:
+        return None
+
+
+def _search_text(article: render.FullArticle) -> str:
+    return " ".join([article.summary.teaser, *article.tags, search.plain_text(article.body_html)])
+
+
+def _keep_indexed(before: dict[str, IndexedArticle], articles: list[render.FullArticle],
+                  renderer: render.Renderer, published: set[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Write what the build keeps of each rendered article, delete that of the unpublished;
+    return (every published article's text digest, the texts of those rendered now)."""
+    digests = {slug: str(item.text_digest) for slug, item in before.items()
+               if slug in published and item.text_digest}
+    texts: dict[str, str] = {}
+    with IndexedArticle.batch_write() as batch:
+        for article in articles:
+            slug = article.summary.slug
+            texts[slug] = _search_text(article)
+            digests[slug] = search.text_digest(texts[slug])
+            batch.save(IndexedArticle(ARTICLES, slug, tags=list(article.tags), text=search.pack(texts[slug]),
+                                      text_digest=digests[slug], related=renderer.related(slug)))
+        for slug in before.keys() - published:
+            batch.delete(IndexedArticle(ARTICLES, slug))
+    return digests, texts
+
+
+def search_entries(renderer: render.Renderer, digests: dict[str, str]) -> list[search.Entry]:
+    """Every published article as the search index holds it, oldest first."""
+    found = []
+    for item in reversed(renderer.summaries):
+        view = render.summary_view(item)
+        found.append(search.Entry(url=f"/{article_key(item.slug)}", title=item.title,
+                                  category=view["category"].label, date=view["published_label"],
+                                  published=view["published_iso"], digest=digests.get(item.slug, "")))
+    return found
+
+
 def build_site(
     changed: Iterable[str] = (),
     *,
@@ -112,32 +187,55 @@ def build_site(
     """Bring the bucket up to date with the articles table and the pages.
 
     ``changed``: slugs whose page must be rendered again (published or not: an unpublished
-    one simply disappears). ``full``: render every article page, and delete the images no
-    published article or page shows. ``force``: PUT every object even when the manifest says
-    it is unchanged (after someone edited the bucket).
+    one simply disappears). With none, and the layout and pages as the last complete build
+    left them, nothing is read but one item and the pages, and nothing is written.
+    ``full``: render every article page, and delete the images and superseded search index
+    files no page uses. ``force``: PUT every object even when the manifest says it is
+    unchanged (after someone edited the bucket).
     """
     settings = get_settings()
     site_url = (site_url or settings.site_url).rstrip("/")
     api_url = (api_url or settings.api_url).rstrip("/")
-    summaries = published_summaries()
+    changed = set(changed)
     site_pages = published_pages()
+    footer = render.footer_view(site_pages) if site_pages else None
+    layout = render.layout_fingerprint(site_url, api_url, footer)
+    state = _state_digest(layout, site_pages)
+    if not changed and not full and not force and _last_state() == state:
+        return BuildReport(sync=sync.SyncReport(), up_to_date=True)
+    # Until this build completes, the next one must not trust the last one's state.
+    BuildState(STATE, DONE, digest="").delete()
+    summaries = published_summaries()
     leads = _lead_images()
+    indexed = _indexed()
     manifest = sync.Manifest.load()
     stored_images = {key for key in manifest.object_keys() if key.startswith(images.PREFIX)}
-    renderer = render.Renderer(
-        site_url=site_url, api_url=api_url, summaries=summaries, pages=site_pages,
-        leads={slug: images.ImageSet.from_json(image) for slug, image in leads.items()},
-        known_images=stored_images)
-    layout = render.layout_fingerprint(site_url, api_url, renderer.footer if site_pages else None)
     published = {item.slug for item in summaries}
-    if full or force or manifest.layout != layout:
+    relayout = full or force or manifest.layout != layout
+    if relayout:
         to_render = published
     else:
-        missing = {slug for slug in published if article_key(slug) not in manifest.entries}
-        to_render = (set(changed) & published) | missing
+        missing = {slug for slug in published
+                   if article_key(slug) not in manifest.entries or slug not in indexed}
+        to_render = (changed & published) | missing
 
     problems: list[str] = []
     articles = full_articles(to_render) if to_render else []
+    article_tags = {slug: [str(tag) for tag in item.tags or []] for slug, item in indexed.items()
+                    if slug in published}
+    article_tags.update({article.summary.slug: list(article.tags) for article in articles})
+    renderer = render.Renderer(
+        site_url=site_url, api_url=api_url, summaries=summaries, pages=site_pages,
+        known_images=stored_images, article_tags=article_tags,
+        # A list page whose inputs are as the manifest recorded them is not rendered again.
+        known_inputs={} if relayout else manifest.inputs)
+    # Pages whose related articles changed (one was edited, unpublished, or newly tagged).
+    rendered = {article.summary.slug for article in articles}
+    stale = {slug for slug in published - rendered if slug in indexed
+             and (_related(indexed[slug]) != renderer.related(slug)
+                  or changed & set(_related(indexed[slug])))}
+    if stale:
+        articles += full_articles(stale)
     leads = _keep_leads(leads, articles, published)
     renderer.leads = {slug: images.ImageSet.from_json(image) for slug, image in leads.items()}
     objects = renderer.fixed_objects() + renderer.list_objects()
@@ -147,6 +245,18 @@ def build_site(
         problems.extend(f"{article.summary.slug}: {problem}" for problem in found)
         if progress:
             progress("render", number, len(articles))
+    digests, texts = _keep_indexed(indexed, articles, renderer, published)
+    if progress:
+        progress("search", 0, 1)
+    chosen = search.plan(search_entries(renderer, digests), search.load_state(), full=full or force)
+    prefix = len("/" + article_key(""))
+
+    def texts_of(urls: list[str]) -> dict[str, str]:
+        found = _texts([url[prefix:] for url in urls], texts)
+        return {f"/{article_key(slug)}": text for slug, text in found.items()}
+
+    index = search.index_objects(chosen, texts_of)
+    objects += index
 
     def sync_progress(done: int, total: int) -> None:
         if progress:
@@ -154,8 +264,12 @@ def build_site(
 
     # Superseded fingerprinted assets stay: pages that browsers and the CDN still hold
     # (max-age, stale-while-revalidate) keep pointing at them. They are a few kB each.
-    # Images stay too, except on a full render, which has read every published body.
-    keep = renderer.expected_keys() | {key for key in manifest.object_keys() if key.startswith("assets/")}
+    # So do superseded search index files (a cached pagefind-entry.json names them), and
+    # images, except on a full render, which has read every published body.
+    keep = renderer.expected_keys() | {obj.key for obj in index}
+    keep |= {key for key in manifest.object_keys() if key.startswith("assets/")}
+    if not full:
+        keep |= {key for key in manifest.object_keys() if key.startswith(search.PREFIXES)}
     if full and len(articles) == len(published):
         shown = {key for article in articles for key in images.keys_in(article.body_html)}
         shown |= {key for article in articles if article.lead for key in article.lead.variant_keys()}
@@ -164,4 +278,6 @@ def build_site(
     else:
         keep |= stored_images
     report = sync.sync(manifest, objects, keep, layout=layout, force=force, progress=sync_progress)
+    search.save_state(chosen.state)
+    BuildState(STATE, DONE, digest=state).save()
     return BuildReport(sync=report, rendered_articles=len(articles), problems=problems)

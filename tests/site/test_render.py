@@ -22,6 +22,16 @@ def publish(folder: Path) -> BuildReport:
     return build_site(report.changed, site_url=SITE, api_url=API)
 
 
+def pages_put(report: BuildReport) -> list[str]:
+    """What a build PUT, without the search index's files."""
+    return sorted(key for key in report.sync.put if not key.startswith(("pagefind/", "pagefind-nyt/")))
+
+
+def edit_body(content: Path, name: str) -> None:
+    path = content / f"{name}.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\nEt nyt afsnit.\n", encoding="utf-8")
+
+
 @pytest.fixture
 def content(tmp_path: Path) -> Path:
     """content/ plus enough articles to paginate a category (copied: tests edit them)."""
@@ -37,9 +47,11 @@ def test_every_page_is_valid_html5_and_every_internal_link_resolves(content: Pat
     publish(content)
     stored = bucket_objects()
     html = {key: obj for key, obj in stored.items() if obj.content_type.startswith("text/html")}
-    expected = {"index.html", "artikler", "artikler/side/2", "kategori/metoder", "kategori/metoder/side/2",
+    # 13 articles: the oldest ten on page 1 (numbered from the oldest), the newest three on /artikler.
+    expected = {"index.html", "artikler", "artikler/side/1", "kategori/metoder", "kategori/metoder/side/1",
                 "kategori/cases", "kategori/erfaringer", "kategori/udgivelser", f"artikler/{SEED}",
-                "nyhedsbrev", "om", "privatlivspolitik", "tilgaengelighedserklaering", "404.html"}
+                "nyhedsbrev", "om", "privatlivspolitik", "tilgaengelighedserklaering", "404.html", "soeg",
+                "emne/hvidovre-kommune", "emne/kompetenceudvikling", "emne/planstrategi"}
     assert expected <= set(html)
     assert len(html) == len(expected) + 12  # and an article page per published article
     for key, obj in html.items():
@@ -121,6 +133,10 @@ def test_publishing_the_same_content_twice_puts_nothing(content: Path, aws_calls
     assert second.sync.put == [] and second.sync.deleted == []
     assert aws_calls["s3.PutObject"] == 0 and aws_calls["s3.DeleteObjects"] == 0
     assert aws_calls["dynamodb.BatchGetItem"] == 0  # no article page was rendered again
+    # Nothing published: the build state item says so; no manifest, no list of articles read.
+    assert second.up_to_date
+    assert aws_calls["dynamodb.Query"] == 1  # the build's pages (the publish reads each one by key)
+    assert aws_calls["dynamodb.GetItem"] == 13 + 1 + 3  # each article, the state item, each page
 
 
 def test_changing_one_article_puts_only_the_pages_that_show_it(content: Path,
@@ -131,17 +147,20 @@ def test_changing_one_article_puts_only_the_pages_that_show_it(content: Path,
                     encoding="utf-8")
     aws_calls.clear()
     body_only = publish(content)
-    # The body shows on the article page only (lists and feed show title and teaser).
-    assert body_only.sync.put == ["artikler/metode-03"]
-    assert aws_calls["s3.PutObject"] == 1
+    # The body shows on the article page only (lists and feed show title and teaser), and
+    # in the search index, whose changed chunks go up too.
+    assert pages_put(body_only) == ["artikler/metode-03"]
+    assert aws_calls["s3.PutObject"] == len(body_only.sync.put)
+    assert any(key.startswith("pagefind/fragment/") for key in body_only.sync.put)
 
     path.write_text(path.read_text(encoding="utf-8").replace("Metode nummer 3", "Metode nr. 3"),
                     encoding="utf-8")
     aws_calls.clear()
     retitled = publish(content)
-    # metode-03 is the 9th newest of 13: page 1 of all articles and of its category, not the home page.
-    assert sorted(retitled.sync.put) == ["artikler", "artikler/metode-03", "feed.xml", "kategori/metoder"]
-    assert aws_calls["s3.PutObject"] == 4
+    # metode-03 is the 5th oldest of 13: page 1 of all articles and of its category (numbered
+    # from the oldest), not the home page; metode-04 to -06 show it among their related articles.
+    assert pages_put(retitled) == ["artikler/metode-03", "artikler/metode-04", "artikler/metode-05",
+                                   "artikler/metode-06", "artikler/side/1", "feed.xml", "kategori/metoder/side/1"]
 
 
 def test_unpublishing_removes_the_page_and_updates_lists_and_feed(content: Path) -> None:
@@ -160,6 +179,7 @@ def test_unpublishing_removes_the_page_and_updates_lists_and_feed(content: Path)
 
 
 def test_a_missing_page_is_rendered_again_on_the_next_publish(content: Path) -> None:
+    """The next publish of anything: one with nothing new trusts the last complete build."""
     from chalicelib.core import aws
     from chalicelib.core.config import get_settings
     from editor.site.manifest import MANIFEST, RenderedObject
@@ -167,8 +187,10 @@ def test_a_missing_page_is_rendered_again_on_the_next_publish(content: Path) -> 
     publish(content)
     aws.client("s3").delete_object(Bucket=get_settings().bucket, Key=f"artikler/{SEED}")
     RenderedObject(MANIFEST, f"artikler/{SEED}").delete()
+    assert publish(content).up_to_date
+    edit_body(content, "metode-00")
     report = publish(content)
-    assert report.sync.put == [f"artikler/{SEED}"]
+    assert f"artikler/{SEED}" in pages_put(report)
 
 
 def test_superseded_assets_stay_for_cached_pages_while_stale_pages_go(content: Path) -> None:
@@ -182,6 +204,7 @@ def test_superseded_assets_stay_for_cached_pages_while_stale_pages_go(content: P
     for key in ("assets/site.000000000000.css", "artikler/fjernet"):
         s3.put_object(Bucket=get_settings().bucket, Key=key, Body=b"old")
         RenderedObject(MANIFEST, key, digest="old").save()
+    edit_body(content, "metode-00")
     report = publish(content)
     assert report.sync.deleted == ["artikler/fjernet"]
     assert "assets/site.000000000000.css" in bucket_objects()
