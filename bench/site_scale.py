@@ -189,7 +189,7 @@ def main() -> None:
 
                         served[key] = SiteObject(key, got["Body"].read(), got["ContentType"],
                                                  got.get("CacheControl", ""))
-            found = _search_in_browser(address, "borgerinddragelse i lokalsamfundet")
+            found = _search_in_browser(address, "høringer i kommunen")
     print(f"{count} articles: publish {published_ms:.0f} ms; full build {full_ms:.0f} ms ({full_puts} PUTs, "
           f"search index {full_index_ms:.0f} ms)")
     print(f"one new article: {new_ms:.0f} ms, {len(new_pages)} pages PUT ({', '.join(new_pages)}) "

@@ -1,11 +1,18 @@
 """Rebuild the site after a publish: read the articles and pages, render, sync to the bucket.
 
-Reads cost one Query on the published index (summaries for every list, feed and sitemap),
-one Query each for the pages, the feed's lead images and the manifest, plus one
-BatchGetItem per 100 article pages to render. Only the pages of changed articles are
-rendered again, unless the layout changed (templates, assets, addresses, the footer) or a
-page is missing; every list page and every editors' page is rendered each time (cheap, no
-article bodies) and PUT only when its bytes changed.
+With no article changed and the layout and pages as the last complete build left them
+(one item, ``site#state``), nothing more is read or written. With changes after such a build,
+it starts from that build's snapshot (``manifest.SnapshotPart``: a few items) and reads only
+the changed articles and the manifest entries of what it renders. Otherwise reads cost one
+Query on the published index (summaries for every list, feed and sitemap), one Query each for the
+pages, the feed's lead images, what the build keeps per article (tags, related articles;
+``manifest.IndexedArticle``) and the manifest, plus one BatchGetItem per 100 article pages to
+render. Only the pages of changed articles (and of those showing one among their related
+articles) are rendered again, unless the layout changed (templates, assets, addresses, the
+footer) or a page is missing; list pages are rendered when their articles changed (numbered
+from the oldest, most never do: docs/site.md#page-numbers), the editors' pages each time, and
+everything is PUT only when its bytes changed. The search indexes (``editor.site.search``)
+are made from the kept texts, the archive only when it must be.
 
 Images (``billeder/``) are uploaded when an article is published (``editor.images``) and
 kept, like superseded assets, by every build; a full ``rebuild`` deletes those that no
@@ -15,9 +22,12 @@ published article or page shows any more.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from pynamodb.exceptions import DoesNotExist
 
@@ -26,7 +36,21 @@ from chalicelib.core.config import get_settings
 from chalicelib.site.pages import article_key
 from editor import images, pages
 from editor.site import render, search, sync
-from editor.site.manifest import ARTICLES, DONE, LEADS, STATE, BuildState, IndexedArticle, LeadImageRecord
+from editor.site.manifest import (
+    ARTICLES,
+    DONE,
+    LAYOUT,
+    LEADS,
+    MANIFEST,
+    PART_BYTES,
+    SNAPSHOT,
+    STATE,
+    BuildState,
+    IndexedArticle,
+    LeadImageRecord,
+    RenderedObject,
+    SnapshotPart,
+)
 
 log = logging.getLogger(__name__)
 
@@ -145,12 +169,11 @@ def _search_text(article: render.FullArticle) -> str:
     return " ".join([article.summary.teaser, *article.tags, search.plain_text(article.body_html)])
 
 
-def _keep_indexed(before: dict[str, IndexedArticle], articles: list[render.FullArticle],
-                  renderer: render.Renderer, published: set[str]) -> tuple[dict[str, str], dict[str, str]]:
-    """Write what the build keeps of each rendered article, delete that of the unpublished;
-    return (every published article's text digest, the texts of those rendered now)."""
-    digests = {slug: str(item.text_digest) for slug, item in before.items()
-               if slug in published and item.text_digest}
+def _keep_indexed(before: dict[str, str], articles: list[render.FullArticle], renderer: render.Renderer,
+                  removed: set[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Write the search text of each rendered article, delete that of the unpublished; return
+    (every published article's text digest, from ``before`` and these; the texts of these)."""
+    digests = {slug: digest for slug, digest in before.items() if slug not in removed}
     texts: dict[str, str] = {}
     with IndexedArticle.batch_write() as batch:
         for article in articles:
@@ -159,7 +182,7 @@ def _keep_indexed(before: dict[str, IndexedArticle], articles: list[render.FullA
             digests[slug] = search.text_digest(texts[slug])
             batch.save(IndexedArticle(ARTICLES, slug, tags=list(article.tags), text=search.pack(texts[slug]),
                                       text_digest=digests[slug], related=renderer.related(slug)))
-        for slug in before.keys() - published:
+        for slug in removed:
             batch.delete(IndexedArticle(ARTICLES, slug))
     return digests, texts
 
@@ -173,6 +196,54 @@ def search_entries(renderer: render.Renderer, digests: dict[str, str]) -> list[s
                                   category=view["category"].label, date=view["published_label"],
                                   published=view["published_iso"], digest=digests.get(item.slug, "")))
     return found
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What the build keeps of a published article besides its summary."""
+
+    tags: list[str]
+    related: list[str]
+    digest: str  # of its search text
+
+
+def _load_snapshot() -> tuple[list[render.Summary], dict[str, Kept]] | None:
+    """The last complete build's published set (``manifest.SnapshotPart``), or None."""
+    parts = sorted(SnapshotPart.query(SNAPSHOT), key=lambda part: part.sk)
+    if not parts:
+        return None
+    rows = json.loads(zlib.decompress(b"".join(part.data for part in parts)))
+    summaries = [render.Summary(slug, title, teaser, category, datetime.fromisoformat(published))
+                 for slug, title, teaser, category, published, *_ in rows]
+    kept = {row[0]: Kept(tags=row[5], related=row[6], digest=row[7]) for row in rows}
+    return summaries, kept
+
+
+def _save_snapshot(renderer: render.Renderer, digests: dict[str, str]) -> None:
+    rows = [[item.slug, item.title, item.teaser, item.category, item.published_at.isoformat(),
+             renderer.article_tags.get(item.slug, []), renderer.related(item.slug),
+             digests.get(item.slug, "")] for item in renderer.summaries]
+    blob = zlib.compress(json.dumps(rows, ensure_ascii=False).encode("utf-8"), 6)
+    chunks = [blob[start:start + PART_BYTES] for start in range(0, len(blob), PART_BYTES)] or [b""]
+    before = {part.sk for part in SnapshotPart.query(SNAPSHOT, attributes_to_get=["pk", "sk"])}
+    with SnapshotPart.batch_write() as batch:
+        for number, chunk in enumerate(chunks):
+            batch.save(SnapshotPart(SNAPSHOT, f"{number:04d}", data=chunk))
+        for sk in before - {f"{number:04d}" for number in range(len(chunks))}:
+            batch.delete(SnapshotPart(SNAPSHOT, sk))
+
+
+def _partial_manifest(keys: Iterable[str], previous: set[str]) -> sync.Manifest:
+    """The manifest entries of ``keys`` (BatchGetItem), and the keys the last complete build
+    left (``previous``), so the sync deletes what is no longer there without a whole Query."""
+    entries = {key: "" for key in previous}
+    inputs: dict[str, str] = {}
+    wanted = sorted({*keys, LAYOUT})
+    for item in RenderedObject.batch_get([(MANIFEST, key) for key in wanted]):
+        entries[item.sk] = item.digest
+        if item.inputs:
+            inputs[item.sk] = item.inputs
+    return sync.Manifest(entries, inputs)
 
 
 def build_site(
@@ -201,39 +272,70 @@ def build_site(
     footer = render.footer_view(site_pages) if site_pages else None
     layout = render.layout_fingerprint(site_url, api_url, footer)
     state = _state_digest(layout, site_pages)
-    if not changed and not full and not force and _last_state() == state:
+    trusted = not full and not force and _last_state() == state
+    if trusted and not changed:
         return BuildReport(sync=sync.SyncReport(), up_to_date=True)
+    # The last complete build, with the same layout and pages: start from what it left (a few
+    # items) instead of reading every summary, every kept article and the whole manifest.
+    snapshot = _load_snapshot() if trusted else None
     # Until this build completes, the next one must not trust the last one's state.
     BuildState(STATE, DONE, digest="").delete()
-    summaries = published_summaries()
-    leads = _lead_images()
-    indexed = _indexed()
-    manifest = sync.Manifest.load()
-    stored_images = {key for key in manifest.object_keys() if key.startswith(images.PREFIX)}
-    published = {item.slug for item in summaries}
-    relayout = full or force or manifest.layout != layout
-    if relayout:
-        to_render = published
+    previous: render.Renderer | None = None
+    manifest: sync.Manifest | None = None
+    if snapshot is not None:
+        before, kept = snapshot
+        fetched = full_articles(changed)
+        summaries = [item for item in before if item.slug not in changed]
+        summaries += [article.summary for article in fetched]
+        kept = {slug: item for slug, item in kept.items() if slug not in changed}
+        previous = render.Renderer(site_url=site_url, api_url=api_url, summaries=before, pages=site_pages,
+                                   article_tags={slug: item.tags for slug, item in snapshot[1].items()})
+        to_render = {article.summary.slug for article in fetched}
+        articles = fetched
+        removed = changed - to_render
     else:
-        missing = {slug for slug in published
-                   if article_key(slug) not in manifest.entries or slug not in indexed}
-        to_render = (changed & published) | missing
+        summaries = published_summaries()
+        indexed = _indexed()
+        kept = {slug: Kept(tags=[str(tag) for tag in item.tags or []], related=_related(item),
+                           digest=str(item.text_digest or "")) for slug, item in indexed.items()}
+        manifest = sync.Manifest.load()
+        published_now = {item.slug for item in summaries}
+        if full or force or manifest.layout != layout:
+            to_render = published_now
+        else:
+            missing = {slug for slug in published_now
+                       if article_key(slug) not in manifest.entries or slug not in kept}
+            to_render = (changed & published_now) | missing
+        articles = full_articles(to_render) if to_render else []
+        removed = set(kept) - published_now
+    leads = _lead_images()
+    published = {item.slug for item in summaries}
+    relayout = manifest is not None and (full or force or manifest.layout != layout)
 
     problems: list[str] = []
-    articles = full_articles(to_render) if to_render else []
-    article_tags = {slug: [str(tag) for tag in item.tags or []] for slug, item in indexed.items()
-                    if slug in published}
+    article_tags = {slug: item.tags for slug, item in kept.items() if slug in published}
     article_tags.update({article.summary.slug: list(article.tags) for article in articles})
+    if manifest is not None:
+        stored_images = {key for key in manifest.object_keys() if key.startswith(images.PREFIX)}
+        known_inputs = {} if relayout else manifest.inputs
+    else:
+        assert previous is not None
+        # The images the pages rendered now show, as the manifest knows them.
+        wanted = {key for article in articles for key in images.keys_in(article.body_html)}
+        wanted |= {key for article in articles if article.lead for key in article.lead.variant_keys()}
+        stored_images = {key for key, digest in _partial_manifest(wanted, set()).entries.items()
+                         if digest and key != LAYOUT}
+        known_inputs = previous.list_inputs()
     renderer = render.Renderer(
         site_url=site_url, api_url=api_url, summaries=summaries, pages=site_pages,
         known_images=stored_images, article_tags=article_tags,
-        # A list page whose inputs are as the manifest recorded them is not rendered again.
-        known_inputs={} if relayout else manifest.inputs)
+        # A list page whose inputs are as the bucket's (the manifest's or the last build's)
+        # is not rendered again.
+        known_inputs=known_inputs)
     # Pages whose related articles changed (one was edited, unpublished, or newly tagged).
     rendered = {article.summary.slug for article in articles}
-    stale = {slug for slug in published - rendered if slug in indexed
-             and (_related(indexed[slug]) != renderer.related(slug)
-                  or changed & set(_related(indexed[slug])))}
+    stale = {slug for slug in published - rendered if slug in kept
+             and (kept[slug].related != renderer.related(slug) or changed & set(kept[slug].related))}
     if stale:
         articles += full_articles(stale)
     leads = _keep_leads(leads, articles, published)
@@ -245,7 +347,8 @@ def build_site(
         problems.extend(f"{article.summary.slug}: {problem}" for problem in found)
         if progress:
             progress("render", number, len(articles))
-    digests, texts = _keep_indexed(indexed, articles, renderer, published)
+    digests, texts = _keep_indexed({slug: item.digest for slug, item in kept.items()}, articles, renderer,
+                                   removed)
     if progress:
         progress("search", 0, 1)
     chosen = search.plan(search_entries(renderer, digests), search.load_state(), full=full or force)
@@ -257,6 +360,9 @@ def build_site(
 
     index = search.index_objects(chosen, texts_of)
     objects += index
+    if manifest is None:
+        assert previous is not None
+        manifest = _partial_manifest([obj.key for obj in objects], previous.expected_keys())
 
     def sync_progress(done: int, total: int) -> None:
         if progress:
@@ -279,5 +385,6 @@ def build_site(
         keep |= stored_images
     report = sync.sync(manifest, objects, keep, layout=layout, force=force, progress=sync_progress)
     search.save_state(chosen.state)
+    _save_snapshot(renderer, digests)
     BuildState(STATE, DONE, digest=state).save()
     return BuildReport(sync=report, rendered_articles=len(articles), problems=problems)

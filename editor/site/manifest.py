@@ -4,8 +4,9 @@ per-object S3 request, and the ``captcha/`` objects in the same bucket are never
 
 Beside it, per published article, what the build needs of it without reading its body
 (``IndexedArticle``: its tags, its text for the search index, the related articles its page
-shows), and one item (``BuildState``) saying which layout and pages the last complete build
-had, so a build with nothing published answers from one GetItem (docs/site.md#cost-of-a-publish).
+shows), one item (``BuildState``) saying which layout and pages the last complete build had, so
+a build with nothing published answers from one GetItem, and that build's snapshot
+(``SnapshotPart``), from which the next build starts (docs/site.md#cost-of-a-publish).
 
 Beside it, the lead images of the published articles (``LeadImageRecord``, one item per
 article that has one), kept by the build as it renders article pages: the feed shows them,
@@ -84,3 +85,23 @@ class BuildState(Model):
     pk = UnicodeAttribute(hash_key=True)   # always STATE
     sk = UnicodeAttribute(range_key=True)  # always DONE
     digest = UnicodeAttribute()
+
+
+SNAPSHOT = "site#snapshot"
+
+
+class SnapshotPart(Model):
+    """One part (at most ``PART_BYTES``) of the last complete build's published set: every
+    published article's summary, tags, related articles and text digest, as zlib'd JSON. A
+    build after it reads these few items instead of the published index, the per-article
+    items and the whole manifest (docs/site.md#cost-of-a-publish)."""
+
+    class Meta(StageTable):
+        table_name = get_settings().site_table
+
+    pk = UnicodeAttribute(hash_key=True)   # always SNAPSHOT
+    sk = UnicodeAttribute(range_key=True)  # "0000", "0001", …
+    data = BinaryAttribute(legacy_encoding=False)
+
+
+PART_BYTES = 300_000  # DynamoDB's item limit is 400 KB

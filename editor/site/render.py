@@ -216,6 +216,11 @@ def check_images(body_html: str, site_url: str, known_keys: set[str]) -> tuple[s
     return _IMG.sub(replace, body_html), problems
 
 
+# A list page: key, base, number (None: the newest), newest complete number, items, label,
+# intro, feed address, section, inputs.
+ListSpec = tuple[str, str, int | None, int, list[Summary], str, str, str | None, str, str]
+
+
 @dataclass
 class Renderer:
     """Renders the site for one list of published summaries (newest first), the published
@@ -350,15 +355,12 @@ class Renderer:
                 pages[_list_key(base, number)] = (base, number, len(complete), chunk)
         return pages
 
-    def list_objects(self) -> list[SiteObject]:
-        """Home, article lists, category pages, feed and sitemap: all that lists articles."""
-        objects = [self._html(
-            "index.html", "site/home.html",
-            page=self._page(SITE_NAME, SITE_DESCRIPTION, "/", heading=SITE_NAME),
-            items=[summary_view(s) for s in self.summaries[:HOME_SIZE]],
-        )]
+    def _list_specs(self) -> list[ListSpec]:
+        """(key, base, number, newest complete number, items, label, intro, feed, section,
+        inputs) of every list page; ``inputs`` hashes all the page shows."""
         by_category = categories.by_slug()
         tags = self.tags()
+        specs: list[ListSpec] = []
         for key, (base, number, complete, items) in self._list_pages().items():
             section = base.removeprefix("kategori/")
             feed = None
@@ -375,6 +377,22 @@ class Renderer:
             shown = [(s.slug, s.title, s.teaser, s.category, iso(s.published_at)) for s in items]
             inputs = hashlib.sha256(repr((key, label, intro, complete if number is None else 0, shown))
                                     .encode()).hexdigest()
+            specs.append((key, base, number, complete, items, label, intro, feed, section, inputs))
+        return specs
+
+    def list_inputs(self) -> dict[str, str]:
+        """key → inputs of every list page, without rendering one."""
+        return {spec[0]: spec[-1] for spec in self._list_specs()}
+
+    def list_objects(self) -> list[SiteObject]:
+        """Home, article lists, category pages, feed and sitemap: all that lists articles."""
+        objects = [self._html(
+            "index.html", "site/home.html",
+            page=self._page(SITE_NAME, SITE_DESCRIPTION, "/", heading=SITE_NAME),
+            items=[summary_view(s) for s in self.summaries[:HOME_SIZE]],
+        )]
+        tags = self.tags()
+        for key, base, number, complete, items, label, intro, feed, section, inputs in self._list_specs():
             if self.known_inputs.get(key) == inputs:
                 self.skipped += 1  # as the bucket holds it: at 5,000 articles, most pages
                 continue
