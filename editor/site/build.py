@@ -29,9 +29,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, PutError
 
 from chalicelib.articles.model import PUBLISHED_FEED, Article
+from chalicelib.core.conditions import condition_failed
 from chalicelib.core.config import get_settings
 from chalicelib.site.pages import article_key
 from editor import images, pages
@@ -158,11 +159,37 @@ def _state_digest(layout: str, site_pages: list[render.Page]) -> str:
     return hashlib.sha256(f"{layout}\n{site_pages!r}".encode()).hexdigest()
 
 
-def _last_state() -> str | None:
+def _last_state() -> tuple[str | None, int | None]:
+    """(the last complete build's digest, the item's generation); (None, None): no item."""
     try:
-        return str(BuildState.get(STATE, DONE, consistent_read=True).digest)
+        item = BuildState.get(STATE, DONE, consistent_read=True)
     except DoesNotExist:
+        return None, None
+    return str(item.digest) or None, int(item.generation)
+
+
+def _claim(generation: int | None) -> int | None:
+    """Mark a build running (the state item emptied, its generation + 1), unless another
+    build did since ``generation`` was read: then None, and this build never marks the
+    site trusted (the other may have written what this one did not read)."""
+    mine = (generation or 0) + 1
+    condition = BuildState.pk.does_not_exist() if generation is None else BuildState.generation == generation
+    try:
+        BuildState(STATE, DONE, digest="", generation=mine).save(condition=condition)
+    except PutError as error:
+        if not condition_failed(error):
+            raise
         return None
+    return mine
+
+
+def _complete(state: str, mine: int) -> None:
+    """Mark the site trusted, if no other build claimed the item since this one did."""
+    try:
+        BuildState(STATE, DONE, digest=state, generation=mine).save(condition=BuildState.generation == mine)
+    except PutError as error:
+        if not condition_failed(error):
+            raise
 
 
 def _search_text(article: render.FullArticle) -> str:
@@ -207,10 +234,11 @@ class Kept:
     digest: str  # of its search text
 
 
-def _load_snapshot() -> tuple[list[render.Summary], dict[str, Kept]] | None:
-    """The last complete build's published set (``manifest.SnapshotPart``), or None."""
+def _load_snapshot(generation: int) -> tuple[list[render.Summary], dict[str, Kept]] | None:
+    """The published set of the last complete build, ``generation`` (``manifest.SnapshotPart``),
+    or None when its parts are missing or from another build."""
     parts = sorted(SnapshotPart.query(SNAPSHOT), key=lambda part: part.sk)
-    if not parts:
+    if not parts or any(int(part.generation) != generation for part in parts):
         return None
     rows = json.loads(zlib.decompress(b"".join(part.data for part in parts)))
     summaries = [render.Summary(slug, title, teaser, category, datetime.fromisoformat(published))
@@ -219,7 +247,7 @@ def _load_snapshot() -> tuple[list[render.Summary], dict[str, Kept]] | None:
     return summaries, kept
 
 
-def _save_snapshot(renderer: render.Renderer, digests: dict[str, str]) -> None:
+def _save_snapshot(renderer: render.Renderer, digests: dict[str, str], generation: int) -> None:
     rows = [[item.slug, item.title, item.teaser, item.category, item.published_at.isoformat(),
              renderer.article_tags.get(item.slug, []), renderer.related(item.slug),
              digests.get(item.slug, "")] for item in renderer.summaries]
@@ -228,7 +256,7 @@ def _save_snapshot(renderer: render.Renderer, digests: dict[str, str]) -> None:
     before = {part.sk for part in SnapshotPart.query(SNAPSHOT, attributes_to_get=["pk", "sk"])}
     with SnapshotPart.batch_write() as batch:
         for number, chunk in enumerate(chunks):
-            batch.save(SnapshotPart(SNAPSHOT, f"{number:04d}", data=chunk))
+            batch.save(SnapshotPart(SNAPSHOT, f"{number:04d}", data=chunk, generation=generation))
         for sk in before - {f"{number:04d}" for number in range(len(chunks))}:
             batch.delete(SnapshotPart(SNAPSHOT, sk))
 
@@ -272,14 +300,15 @@ def build_site(
     footer = render.footer_view(site_pages) if site_pages else None
     layout = render.layout_fingerprint(site_url, api_url, footer)
     state = _state_digest(layout, site_pages)
-    trusted = not full and not force and _last_state() == state
+    last, generation = _last_state()
+    trusted = not full and not force and last == state
     if trusted and not changed:
         return BuildReport(sync=sync.SyncReport(), up_to_date=True)
+    # Until this build completes, the next one must not trust the last one's state.
+    mine = _claim(generation)
     # The last complete build, with the same layout and pages: start from what it left (a few
     # items) instead of reading every summary, every kept article and the whole manifest.
-    snapshot = _load_snapshot() if trusted else None
-    # Until this build completes, the next one must not trust the last one's state.
-    BuildState(STATE, DONE, digest="").delete()
+    snapshot = _load_snapshot(generation) if trusted and mine is not None and generation else None
     previous: render.Renderer | None = None
     manifest: sync.Manifest | None = None
     if snapshot is not None:
@@ -385,6 +414,7 @@ def build_site(
         keep |= stored_images
     report = sync.sync(manifest, objects, keep, layout=layout, force=force, progress=sync_progress)
     search.save_state(chosen.state)
-    _save_snapshot(renderer, digests)
-    BuildState(STATE, DONE, digest=state).save()
+    if mine is not None:
+        _save_snapshot(renderer, digests, mine)
+        _complete(state, mine)
     return BuildReport(sync=report, rendered_articles=len(articles), problems=problems)

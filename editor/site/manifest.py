@@ -15,7 +15,7 @@ and the list of summaries it is rendered from (the published index) does not car
 
 from __future__ import annotations
 
-from pynamodb.attributes import BinaryAttribute, ListAttribute, UnicodeAttribute
+from pynamodb.attributes import BinaryAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
 from chalicelib.core.config import get_settings
@@ -76,8 +76,10 @@ DONE = "#done"
 
 
 class BuildState(Model):
-    """The last complete build: a digest of its layout, pages and published articles. Removed
-    when a build with changes starts, written when it ends."""
+    """The last complete build: a digest of its layout and pages (empty while a build runs).
+    A build with changes claims the item (``generation`` + 1, conditionally) when it starts
+    and writes its digest when it ends only if no other build claimed it meanwhile: two
+    editors publishing at once leave it empty, and the next build reads everything."""
 
     class Meta(StageTable):
         table_name = get_settings().site_table
@@ -85,6 +87,7 @@ class BuildState(Model):
     pk = UnicodeAttribute(hash_key=True)   # always STATE
     sk = UnicodeAttribute(range_key=True)  # always DONE
     digest = UnicodeAttribute()
+    generation = NumberAttribute(default=0)
 
 
 SNAPSHOT = "site#snapshot"
@@ -102,6 +105,7 @@ class SnapshotPart(Model):
     pk = UnicodeAttribute(hash_key=True)   # always SNAPSHOT
     sk = UnicodeAttribute(range_key=True)  # "0000", "0001", …
     data = BinaryAttribute(legacy_encoding=False)
+    generation = NumberAttribute()  # the BuildState generation of the build that wrote it
 
 
 PART_BYTES = 300_000  # DynamoDB's item limit is 400 KB

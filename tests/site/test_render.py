@@ -205,3 +205,21 @@ def test_superseded_assets_stay_for_cached_pages_while_stale_pages_go(content: P
     report = publish(content)
     assert report.sync.deleted == ["artikler/fjernet"]
     assert "assets/site.000000000000.css" in bucket_objects()
+
+
+def test_two_builds_at_once_never_leave_the_site_trusted() -> None:
+    """Each build claims the state item when it starts; one that another build claimed since
+    does not mark the site trusted when it ends, so the next build reads everything (a
+    snapshot written by either could lack the other's article)."""
+    from editor.site import build
+
+    _, generation = build._last_state()
+    first = build._claim(generation)
+    assert first is not None
+    assert build._claim(generation) is None  # a second build that read the same generation
+    second = build._claim(first)  # a second build that started once the first had claimed
+    assert second is not None
+    build._complete("layout-and-pages", first)  # the first ends after the second began
+    assert build._last_state() == (None, second)
+    build._complete("layout-and-pages", second)
+    assert build._last_state() == ("layout-and-pages", second)
