@@ -17,7 +17,7 @@ TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf
          ".svg": "image/svg+xml"}
 # proof-of-work.js runs as the signup's Web Worker, which must be same-origin: like site.js
 # it is served from the site (the API's pages are on the same origin, under /api).
-NAMES = ("site.css", "site.js", "proof-of-work.js", "favicon.svg", "captcha-placeholder.svg")
+NAMES = ("site.css", "site.js", "search.js", "proof-of-work.js", "favicon.svg", "captcha-placeholder.svg")
 
 
 @dataclass(frozen=True)

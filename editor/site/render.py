@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import html
-import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
@@ -33,8 +32,12 @@ FEED_SIZE = 20
 MONTHS = ("januar", "februar", "marts", "april", "maj", "juni", "juli", "august", "september",
           "oktober", "november", "december")
 
+RELATED_SIZE = 3
+TAG_PREFIX = "emne"
+SEARCH_KEY = "soeg"
+
 FIXED_KEYS = ("index.html", "artikler", "nyhedsbrev", "404.html", "feed.xml", "sitemap.xml",
-              "robots.txt")
+              "robots.txt", SEARCH_KEY)
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,9 @@ class SiteObject:
     body: bytes
     content_type: str
     cache_control: str
+    # A list page's inputs (its articles' summaries, its label, its number), hashed: when the
+    # manifest holds the same, the page is not rendered again (Renderer.known_inputs).
+    inputs: str | None = None
 
     @property
     def digest(self) -> str:
@@ -61,6 +67,21 @@ class Summary:
     teaser: str
     category: str
     published_at: datetime
+
+
+@dataclass(frozen=True)
+class Tag:
+    """A tag as the site shows it: its address (``/emne/<slug>``) and its label."""
+
+    slug: str
+    label: str
+
+
+def tag_slug(tag: str) -> str:
+    """The tag's address part, transliterated as an article's (æ→ae, ø→oe, å→aa)."""
+    from chalicelib.articles.slugs import slugify
+
+    return slugify(tag)
 
 
 @dataclass(frozen=True)
@@ -118,13 +139,25 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _list_key(base: str, number: int) -> str:
-    if number == 1:
-        return "index.html" if base == "" else base
-    return f"{base}/side/{number}" if base else f"side/{number}"
+def _list_key(base: str, number: int | None) -> str:
+    """``base`` itself is the newest page (``None``); ``base/side/N`` the N-th oldest ten."""
+    return base if number is None else f"{base}/side/{number}"
 
 
-def _summary_view(item: Summary) -> dict[str, Any]:
+def anchored_pages(items: list[Summary]) -> tuple[list[list[Summary]], list[Summary]]:
+    """(the complete pages, the newest page) of ``items`` (newest first), numbered from the
+    oldest: page 1 holds the oldest ``PAGE_SIZE``, so a complete page never changes when an
+    article is added (only when one of its own is edited or unpublished). The newest page
+    is the partial one, or the newest complete one when none is partial; each page lists
+    newest first."""
+    oldest_first = items[::-1]
+    chunks = [oldest_first[start:start + PAGE_SIZE][::-1] for start in range(0, len(oldest_first), PAGE_SIZE)]
+    complete = [chunk for chunk in chunks if len(chunk) == PAGE_SIZE]
+    newest = chunks[-1] if chunks else []
+    return complete, newest
+
+
+def summary_view(item: Summary) -> dict[str, Any]:
     category = categories.by_slug().get(item.category) or categories.Category(
         item.category, item.category.capitalize(), "")
     return {
@@ -143,7 +176,7 @@ def _feed_item(item: Summary) -> dict[str, Any]:
     escapes as XML; the teaser is plain text, so it is escaped as HTML first, and a feed
     reader shows ``<img …>`` or ``a < b`` as the text it is. The title is text in RSS and
     is escaped once, as XML."""
-    return {**_summary_view(item), "teaser_html": html.escape(item.teaser)}
+    return {**summary_view(item), "teaser_html": html.escape(item.teaser)}
 
 
 def _shorten(text: str, limit: int = 300) -> str:
@@ -183,6 +216,11 @@ def check_images(body_html: str, site_url: str, known_keys: set[str]) -> tuple[s
     return _IMG.sub(replace, body_html), problems
 
 
+# A list page: key, base, number (None: the newest), newest complete number, items, label,
+# intro, feed address, section, inputs.
+ListSpec = tuple[str, str, int | None, int, list[Summary], str, str, str | None, str, str]
+
+
 @dataclass
 class Renderer:
     """Renders the site for one list of published summaries (newest first), the published
@@ -197,6 +235,13 @@ class Renderer:
     known_images: set[str] = field(default_factory=set)
     # A preview (editor/preview.py): every page says noindex.
     preview: bool = False
+    # Every published article's tags (slug → tags as written): tag pages, related articles.
+    article_tags: dict[str, list[str]] = field(default_factory=dict)
+    # key → the inputs of the list page the bucket holds (from the manifest; empty when the
+    # layout changed): a list page with the same inputs is skipped, not rendered again.
+    known_inputs: dict[str, str] = field(default_factory=dict)
+    skipped: int = 0
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.summaries = sorted(self.summaries, key=lambda s: (s.published_at, s.slug), reverse=True)
@@ -209,8 +254,47 @@ class Renderer:
 
     def expected_keys(self) -> set[str]:
         """Every key the site consists of now: whatever else is published gets deleted."""
+        if self._memo.get("expected") is None:  # asked once per article page: made once
+            self._memo["expected"] = self._expected_keys()
+        found: set[str] = self._memo["expected"]
+        return found
+
+    def _expected_keys(self) -> set[str]:
         return ({obj.key for obj in self.asset_objects()} | set(self._list_pages())
-                | set(FIXED_KEYS) | self.article_keys() | {page.slug for page in self.pages})
+                | set(FIXED_KEYS) | self.article_keys() | {page.slug for page in self.pages}
+                | {f"{TAG_PREFIX}/{slug}/feed.xml" for slug in self.tags()})
+
+    def related(self, slug: str, tags: Iterable[str] | None = None) -> list[str]:
+        """At most ``RELATED_SIZE`` articles published before this one, newest first: those
+        sharing a tag, then those of the same category. Only older ones, so publishing a new
+        article never changes the pages of the old ones (the site stays cheap to update)."""
+        position, tag_slugs = self._lookup()
+        at = position.get(slug)
+        if at is None:
+            return []
+        own = self.summaries[at]
+        mine = (tag_slugs.get(slug, frozenset()) if tags is None
+                else frozenset(tag_slug(tag) for tag in tags) - {""})
+        sharing: list[str] = []
+        same: list[str] = []
+        for item in self.summaries[at + 1:]:  # newest first, so these are the older ones
+            if mine & tag_slugs.get(item.slug, frozenset()):
+                sharing.append(item.slug)
+                if len(sharing) == RELATED_SIZE:
+                    break
+            elif item.category == own.category and len(same) < RELATED_SIZE:
+                same.append(item.slug)
+        return (sharing + same)[:RELATED_SIZE]
+
+    def _lookup(self) -> tuple[dict[str, int], dict[str, frozenset[str]]]:
+        """(slug → position in ``summaries``, slug → its tags' slugs), made once."""
+        if self._memo.get("lookup") is None:
+            self._memo["lookup"] = (
+                {item.slug: number for number, item in enumerate(self.summaries)},
+                {slug: frozenset(tag_slug(tag) for tag in tags) - {""}
+                 for slug, tags in self.article_tags.items()})
+        found: tuple[dict[str, int], dict[str, frozenset[str]]] = self._memo["lookup"]
+        return found
 
     # -- rendering ---------------------------------------------------------------------------
 
@@ -232,63 +316,135 @@ class Renderer:
         return [SiteObject(a.key, a.body, a.content_type, assets.IMMUTABLE)
                 for a in assets.all_assets().values()]
 
-    def _list_pages(self) -> dict[str, tuple[str, int, int, list[Summary]]]:
-        """key → (base, page number, page count, items) for /artikler and every category."""
-        pages: dict[str, tuple[str, int, int, list[Summary]]] = {}
+    def tags(self) -> dict[str, tuple[Tag, list[Summary]]]:
+        """Every tag in use (by slug): its label (as the newest article spells it) and its
+        articles, newest first."""
+        if self._memo.get("tags") is not None:
+            memo: dict[str, tuple[Tag, list[Summary]]] = self._memo["tags"]
+            return memo
+        found: dict[str, tuple[Tag, list[Summary]]] = {}
+        for item in self.summaries:
+            seen: set[str] = set()
+            for text in self.article_tags.get(item.slug, ()):
+                slug = tag_slug(text)
+                if not slug or slug in seen:
+                    continue
+                seen.add(slug)
+                if slug not in found:
+                    found[slug] = (Tag(slug, text.strip()), [])
+                found[slug][1].append(item)
+        self._memo["tags"] = found
+        return found
+
+    def _groups(self) -> list[tuple[str, list[Summary]]]:
         groups: list[tuple[str, list[Summary]]] = [("artikler", self.summaries)]
         for category in categories.all_categories():
             groups.append((f"kategori/{category.slug}",
                            [s for s in self.summaries if s.category == category.slug]))
-        for base, items in groups:
-            count = max(1, math.ceil(len(items) / PAGE_SIZE))
-            for number in range(1, count + 1):
-                pages[_list_key(base, number)] = (base, number, count,
-                                                  items[(number - 1) * PAGE_SIZE: number * PAGE_SIZE])
+        groups += [(f"{TAG_PREFIX}/{slug}", items) for slug, (_, items) in self.tags().items()]
+        return groups
+
+    def _list_pages(self) -> dict[str, tuple[str, int | None, int, list[Summary]]]:
+        """key → (base, page number or None for the newest, the newest complete page's number,
+        items) for /artikler, every category and every tag."""
+        pages: dict[str, tuple[str, int | None, int, list[Summary]]] = {}
+        for base, items in self._groups():
+            complete, newest = anchored_pages(items)
+            pages[_list_key(base, None)] = (base, None, len(complete), newest)
+            for number, chunk in enumerate(complete, start=1):
+                pages[_list_key(base, number)] = (base, number, len(complete), chunk)
         return pages
+
+    def _list_specs(self) -> list[ListSpec]:
+        """(key, base, number, newest complete number, items, label, intro, feed, section,
+        inputs) of every list page; ``inputs`` hashes all the page shows."""
+        by_category = categories.by_slug()
+        tags = self.tags()
+        specs: list[ListSpec] = []
+        for key, (base, number, complete, items) in self._list_pages().items():
+            section = base.removeprefix("kategori/")
+            feed = None
+            if base == "artikler":
+                label, intro = "Alle artikler", "Alle artikler fra Center for Borgerdialog, nyeste først."
+            elif base.startswith(f"{TAG_PREFIX}/"):
+                tag = tags[base.removeprefix(f"{TAG_PREFIX}/")][0]
+                label, intro = f"Emne: {tag.label}", f"Artikler med emneordet »{tag.label}«, nyeste først."
+                feed = f"{self.site_url}/{base}/feed.xml"
+                section = ""
+            else:
+                category = by_category[base.removeprefix("kategori/")]
+                label, intro = category.label, category.description
+            shown = [(s.slug, s.title, s.teaser, s.category, iso(s.published_at)) for s in items]
+            inputs = hashlib.sha256(repr((key, label, intro, complete if number is None else 0, shown))
+                                    .encode()).hexdigest()
+            specs.append((key, base, number, complete, items, label, intro, feed, section, inputs))
+        return specs
+
+    def list_inputs(self) -> dict[str, str]:
+        """key → inputs of every list page, without rendering one."""
+        return {spec[0]: spec[-1] for spec in self._list_specs()}
 
     def list_objects(self) -> list[SiteObject]:
         """Home, article lists, category pages, feed and sitemap: all that lists articles."""
         objects = [self._html(
             "index.html", "site/home.html",
             page=self._page(SITE_NAME, SITE_DESCRIPTION, "/", heading=SITE_NAME),
-            items=[_summary_view(s) for s in self.summaries[:HOME_SIZE]],
+            items=[summary_view(s) for s in self.summaries[:HOME_SIZE]],
         )]
-        by_category = categories.by_slug()
-        for key, (base, number, count, items) in self._list_pages().items():
-            if base == "artikler":
-                label, intro = "Alle artikler", "Alle artikler fra Center for Borgerdialog, nyeste først."
-            else:
-                category = by_category[base.removeprefix("kategori/")]
-                label, intro = category.label, category.description
-            suffix = f" (side {number})" if number > 1 else ""
+        tags = self.tags()
+        for key, base, number, complete, items, label, intro, feed, section, inputs in self._list_specs():
+            if self.known_inputs.get(key) == inputs:
+                self.skipped += 1  # as the bucket holds it: at 5,000 articles, most pages
+                continue
+            suffix = f" (side {number})" if number is not None else ""
+            # Links only to pages that never change their address's content: an older complete
+            # page, and the newest page. A complete page has no "newer" link to the next
+            # complete one, which does not exist yet when it is written.
+            older = (number or complete + 1) - 1
+            if number is None and items and len(items) == PAGE_SIZE and complete:
+                older = complete - 1  # the newest page is the newest complete one
             pager = {
-                "number": number, "count": count,
-                "previous": f"{self.site_url}/{_list_key(base, number - 1)}" if number > 1 else None,
-                "next": f"{self.site_url}/{_list_key(base, number + 1)}" if number < count else None,
+                "number": number,
+                "newest": f"{self.site_url}/{base}" if number is not None else None,
+                "older": f"{self.site_url}/{_list_key(base, older)}" if older >= 1 else None,
             }
-            objects.append(self._html(
+            page = self._html(
                 key, "site/list.html",
                 page=self._page(f"{label}{suffix} – {SITE_NAME}", intro, f"/{key}", heading=label + suffix),
-                intro=intro, items=[_summary_view(s) for s in items], pager=pager,
-                section=base.removeprefix("kategori/"),
-            ))
+                intro=intro, items=[summary_view(s) for s in items], pager=pager, feed=feed,
+                section=section,
+            )
+            objects.append(replace(page, inputs=inputs))
+        for slug, (tag, items) in tags.items():
+            objects.append(self._feed_object(
+                f"{TAG_PREFIX}/{slug}/feed.xml", items,
+                channel={"title": f"{SITE_NAME}: {tag.label}", "link": f"{self.site_url}/{TAG_PREFIX}/{slug}",
+                         "description": f"Nye artikler med emneordet »{tag.label}«."}))
         newest = self.summaries[0].published_at if self.summaries else None
-        objects.append(SiteObject(
-            "feed.xml",
-            self._render("site/feed.xml", items=[self._feed_entry(s) for s in self.summaries[:FEED_SIZE]],
-                         last_build=format_datetime(newest, usegmt=True) if newest else ""),
-            "application/rss+xml; charset=utf-8", HTML_CACHE,
-        ))
+        objects.append(self._feed_object("feed.xml", self.summaries, channel={
+            "title": SITE_NAME, "link": f"{self.site_url}/", "description": SITE_DESCRIPTION}))
         entries = [{"loc": f"{self.site_url}/", "lastmod": iso(newest) if newest else ""}]
         entries += [{"loc": f"{self.site_url}/{key}", "lastmod": ""}
                     for key in ("artikler", "nyhedsbrev", *(page.slug for page in self.pages))]
         entries += [{"loc": f"{self.site_url}/kategori/{c.slug}", "lastmod": ""}
                     for c in categories.all_categories()]
+        entries += [{"loc": f"{self.site_url}/{TAG_PREFIX}/{slug}", "lastmod": ""} for slug in sorted(tags)]
         entries += [{"loc": f"{self.site_url}/{article_key(s.slug)}", "lastmod": iso(s.published_at)}
                     for s in self.summaries]
         objects.append(SiteObject("sitemap.xml", self._render("site/sitemap.xml", entries=entries),
                                   "application/xml; charset=utf-8", HTML_CACHE))
         return objects
+
+    def _feed_object(self, key: str, items: list[Summary], *, channel: dict[str, str]) -> SiteObject:
+        """An RSS 2.0 feed of the newest ``FEED_SIZE`` of ``items`` (newest first)."""
+        newest = items[0].published_at if items else None
+        return SiteObject(
+            key,
+            self._render("site/feed.xml", items=[self._feed_entry(s) for s in items[:FEED_SIZE]],
+                         last_build=format_datetime(newest, usegmt=True) if newest else "",
+                         channel={**channel, "self": f"{self.site_url}/{key}"}),
+            "application/rss+xml; charset=utf-8", HTML_CACHE,
+        )
 
     def _feed_entry(self, item: Summary) -> dict[str, Any]:
         entry = {**_feed_item(item), "image": None}
@@ -314,9 +470,13 @@ class Renderer:
                           section=page.slug)
 
     def fixed_objects(self) -> list[SiteObject]:
-        """Pages that list no articles: signup, the editors' pages, 404, robots.txt, the assets."""
+        """Pages that list no articles: signup, the editors' pages, search, 404, robots.txt, the assets."""
         return [
             *self.asset_objects(),
+            self._html(SEARCH_KEY, "site/search.html",
+                       page=self._page(f"Søg – {SITE_NAME}", "Søg i artiklerne fra Center for Borgerdialog.",
+                                       f"/{SEARCH_KEY}", heading="Søg i artiklerne"),
+                       section=SEARCH_KEY),
             SiteObject("nyhedsbrev",
                        signup_page(self.site_url, self.api_url, footer=self.footer).encode("utf-8"),
                        HTML_TYPE, HTML_CACHE),
@@ -335,8 +495,12 @@ class Renderer:
                                       self.expected_keys() | self.known_images)
         if not body.strip():
             problems.append("the body is empty after sanitising; the page says so")
-        view = {**_summary_view(summary), "body_html": body, "author": article.author,
-                "tags": list(article.tags), "hero": None, "og_image": None}
+        position = self._lookup()[0]
+        tags = [Tag(tag_slug(tag), tag.strip()) for tag in article.tags]
+        view = {**summary_view(summary), "body_html": body, "author": article.author,
+                "tags": [tag for tag in tags if tag.slug], "hero": None, "og_image": None,
+                "related": [summary_view(self.summaries[position[slug]])
+                            for slug in self.related(summary.slug, article.tags)]}
         if article.lead is not None:
             missing = [key for key in article.lead.variant_keys() if key not in self.known_images]
             if missing:

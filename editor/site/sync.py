@@ -37,12 +37,19 @@ class SyncReport:
 class Manifest:
     """What the bucket holds, as last written by us: key → digest (and the layout)."""
 
-    def __init__(self, entries: dict[str, str]) -> None:
+    def __init__(self, entries: dict[str, str], inputs: dict[str, str] | None = None) -> None:
         self.entries = entries
+        self.inputs = inputs or {}  # key → a list page's inputs, where recorded
 
     @classmethod
     def load(cls) -> Manifest:
-        return cls({item.sk: item.digest for item in RenderedObject.query(MANIFEST)})
+        entries: dict[str, str] = {}
+        inputs: dict[str, str] = {}
+        for item in RenderedObject.query(MANIFEST):
+            entries[item.sk] = item.digest
+            if item.inputs:
+                inputs[item.sk] = item.inputs
+        return cls(entries, inputs)
 
     @property
     def layout(self) -> str | None:
@@ -89,21 +96,26 @@ def sync(
     bucket = get_settings().bucket
     report = SyncReport()
     changed: list[SiteObject] = []
+    relabelled: list[SiteObject] = []  # the same bytes from new inputs: the manifest learns them
     for obj in objects:
         if force or manifest.entries.get(obj.key) != obj.digest:
             changed.append(obj)
         else:
             report.unchanged += 1
+            if obj.inputs and manifest.inputs.get(obj.key) != obj.inputs:
+                relabelled.append(obj)
     gone = sorted(manifest.object_keys() - expected)
     total = len(changed) + len(gone)
     done = 0
     with ThreadPoolExecutor(max_workers=_PUT_THREADS) as pool, RenderedObject.batch_write() as batch:
         for obj in pool.map(lambda o: _put(bucket, o), changed):
-            batch.save(RenderedObject(MANIFEST, obj.key, digest=obj.digest))
+            batch.save(RenderedObject(MANIFEST, obj.key, digest=obj.digest, inputs=obj.inputs))
             report.put.append(obj.key)
             done += 1
             if progress:
                 progress(done, total)
+        for obj in relabelled:
+            batch.save(RenderedObject(MANIFEST, obj.key, digest=obj.digest, inputs=obj.inputs))
         if manifest.layout != layout:
             batch.save(RenderedObject(MANIFEST, LAYOUT, digest=layout))
     s3 = aws.client("s3")

@@ -90,7 +90,9 @@ def _assert_site_is_whole() -> None:
     for key, obj in stored.items():
         assert SiteObject(key, obj.body, obj.content_type, obj.cache_control).digest == manifest[key], key
     again = build_site([], full=True)
-    assert (again.sync.put, again.sync.deleted) == ([], [])
+    # A full render also removes the search index files superseded by a publish (kept until
+    # then for the pages and entry file caches still hold: editor/site/build.py).
+    assert again.sync.put == [] and all(key.startswith(("pagefind/", "pagefind-nyt/")) for key in again.sync.deleted)
 
 
 # A first publish of two articles: GetItem + PutItem each, then the site: Query (published

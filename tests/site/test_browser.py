@@ -133,7 +133,7 @@ def test_signup_with_javascript(site: LocalStack, browser: Any, outbox: Callable
     second_id = page.input_value("input[name=captcha_id]")
     page.fill("#captcha_answer", "22222")
     with page.expect_request(lambda r: r.url.endswith("/api/subscriptions")) as wrong_post:
-        page.click("button[type=submit]")
+        page.click("main button[type=submit]")
     # The worker's solution went with it, for the challenge shown (the server checked it first,
     # then the answer, and spent it: a new picture brings new work).
     assert _posted_proof(wrong_post.value)["captcha_id"] == second_id
@@ -153,7 +153,7 @@ def test_signup_with_javascript(site: LocalStack, browser: Any, outbox: Callable
 
     page.fill("#captcha_answer", ANSWER)
     with page.expect_request(lambda r: r.url.endswith("/api/subscriptions")) as right_post:
-        page.click("button[type=submit]")
+        page.click("main button[type=submit]")
     solved = _posted_proof(right_post.value)
     assert solved["captcha_id"] == page.input_value("input[name=captcha_id]") != second_id
     success = page.locator(".notice.success")
@@ -166,7 +166,7 @@ def test_signup_with_javascript(site: LocalStack, browser: Any, outbox: Callable
     assert page.locator("h1").inner_text() == "Bekræft din tilmelding"
     assert_accessible(page, "confirm page")
     shot(page, "js-3-confirm-page")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_load_state()
     assert page.locator("h1").inner_text() == "Tak – du er tilmeldt"
     assert_accessible(page, "result page")
@@ -262,20 +262,20 @@ def test_signup_without_javascript(site: LocalStack, browser: Any, outbox: Calla
     page.fill("#email", "borger.nojs@example.dk")
     page.fill("#captcha_answer", "22222")
     page.check("input[name=consent]")
-    page.click("button[type=submit]")  # a wrong answer: the form again, a new picture
+    page.click("main button[type=submit]")  # a wrong answer: the form again, a new picture
     assert page.locator("#captcha-error").inner_text() == NEW_PICTURE_AFTER["CaptchaWrong"]
     assert page.input_value("input[name=captcha_id]") != captcha_id
     assert page.input_value("#email") == "borger.nojs@example.dk"
     shot(page, "nojs-2b-wrong-answer")
 
     page.fill("#captcha_answer", ANSWER)
-    page.click("button[type=submit]")  # POST, 303, the result page
+    page.click("main button[type=submit]")  # POST, 303, the result page
     assert page.locator("h1").inner_text() == "Tjek din indbakke"
     shot(page, "nojs-3-check-inbox")
 
     page.goto(confirm_link(outbox(), "borger.nojs@example.dk"))
     shot(page, "nojs-4-confirm-page")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     assert page.locator("h1").inner_text() == "Tak – du er tilmeldt"
     shot(page, "nojs-5-confirmed")
     context.close()
@@ -289,10 +289,13 @@ def test_every_page_type_passes_axe_and_the_csp(site: LocalStack, browser: Any) 
         "home": "/", "article": f"/artikler/{SEED}", "category": "/kategori/cases", "all-articles": "/artikler",
         "about": "/om", "privacy": "/privatlivspolitik", "accessibility": "/tilgaengelighedserklaering",
         "not-found": "/findes-ikke", "api-signup-form": "/api/nyhedsbrev",
+        "tag": "/emne/kompetenceudvikling", "search": "/soeg?q=borgerm%C3%B8der",
     }
     for name, path in pages.items():
         response = page.goto(site.site_url + path)
         assert response.status == (404 if name == "not-found" else 200), name
+        if name == "search":
+            page.wait_for_selector("[data-search-results] li")
         assert_accessible(page, name)
         shot(page, f"page-{name}")
         if name == "not-found":  # the browser logs the 404 status itself; nothing else may appear
@@ -304,6 +307,56 @@ def test_every_page_type_passes_axe_and_the_csp(site: LocalStack, browser: Any) 
     shot(page, "page-article-mobile")
     assert_accessible(page, "article on a phone")
     assert watch.errors == [] and watch.dialogs == []
+    context.close()
+
+
+def test_search_from_the_header_with_the_keyboard(site: LocalStack, browser: Any) -> None:
+    """The header's search box on any page leads to /soeg, which finds Danish inflected forms
+    in the static index under the real CSP, announces the count and marks the hit."""
+    context = browser.new_context(viewport={"width": 1100, "height": 900}, locale="da-DK")
+    page = context.new_page()
+    watch = Watch(page)
+    page.goto(f"{site.site_url}/artikler/{SEED}")
+    page.fill("#sidehoved-soeg", "borgermøderne")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/soeg?q=*")
+    first = page.wait_for_selector("[data-search-results] li a")
+    assert first.get_attribute("href") in ("/artikler/metode-til-borgermoeder",
+                                           f"{site.site_url}/artikler/metode-til-borgermoeder")
+    status = page.locator("[data-search-status]")
+    assert status.get_attribute("aria-live") == "polite" and status.get_attribute("role") == "status"
+    assert "fundet for »borgermøderne«" in status.inner_text()
+    assert page.locator("[data-search-results] li").first.locator("mark").count() >= 1
+    assert page.locator("[data-search-results] li").first.locator("time").inner_text()
+    # Typing a new word in the page's own field searches as one types (no Enter needed).
+    page.fill("#soeg-felt", "")
+    page.locator("#soeg-felt").press_sequentially("læres", delay=30)
+    page.wait_for_function("() => document.querySelector('[data-search-status]').textContent.includes('læres')")
+    hrefs = page.locator("[data-search-results] li h2 a").evaluate_all(
+        "links => links.map(a => a.getAttribute('href'))")
+    assert any(href.endswith(f"/artikler/{SEED}") for href in hrefs[:3]), hrefs
+    assert page.url.endswith("/soeg?q=l%C3%A6res")
+    page.fill("#soeg-felt", "")
+    page.locator("#soeg-felt").press_sequentially("xylofonorkester", delay=10)
+    page.wait_for_function("() => document.querySelector('[data-search-status]').textContent.includes('Ingen')")
+    assert page.locator("[data-search-results]").is_hidden()
+    shot(page, "page-search")
+    assert_accessible(page, "search without results")
+    assert watch.errors == []  # a CSP refusal of the WebAssembly or the index would land here
+    context.close()
+
+
+def test_search_without_javascript_offers_the_lists(site: LocalStack, browser: Any) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    response = page.goto(f"{site.site_url}/soeg?q=borger")
+    assert response.status == 200
+    notice = page.locator("main .notice")
+    assert notice.is_visible() and "kræver JavaScript" in notice.inner_text()
+    links = notice.locator("a")
+    targets = [links.nth(number).get_attribute("href") for number in range(links.count())]
+    assert f"{site.site_url}/artikler" in targets and f"{site.site_url}/kategori/cases" in targets
+    assert page.locator("[data-search-results]").is_hidden()
     context.close()
 
 

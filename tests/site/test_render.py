@@ -22,6 +22,11 @@ def publish(folder: Path) -> BuildReport:
     return build_site(report.changed, site_url=SITE, api_url=API)
 
 
+def pages_put(report: BuildReport) -> list[str]:
+    """What a build PUT, without the search index's files."""
+    return sorted(key for key in report.sync.put if not key.startswith(("pagefind/", "pagefind-nyt/")))
+
+
 @pytest.fixture
 def content(tmp_path: Path) -> Path:
     """content/ plus enough articles to paginate a category (copied: tests edit them)."""
@@ -37,9 +42,11 @@ def test_every_page_is_valid_html5_and_every_internal_link_resolves(content: Pat
     publish(content)
     stored = bucket_objects()
     html = {key: obj for key, obj in stored.items() if obj.content_type.startswith("text/html")}
-    expected = {"index.html", "artikler", "artikler/side/2", "kategori/metoder", "kategori/metoder/side/2",
+    # 13 articles: the oldest ten on page 1 (numbered from the oldest), the newest three on /artikler.
+    expected = {"index.html", "artikler", "artikler/side/1", "kategori/metoder", "kategori/metoder/side/1",
                 "kategori/cases", "kategori/erfaringer", "kategori/udgivelser", f"artikler/{SEED}",
-                "nyhedsbrev", "om", "privatlivspolitik", "tilgaengelighedserklaering", "404.html"}
+                "nyhedsbrev", "om", "privatlivspolitik", "tilgaengelighedserklaering", "404.html", "soeg",
+                "emne/hvidovre-kommune", "emne/kompetenceudvikling", "emne/planstrategi"}
     assert expected <= set(html)
     assert len(html) == len(expected) + 12  # and an article page per published article
     for key, obj in html.items():
@@ -121,6 +128,10 @@ def test_publishing_the_same_content_twice_puts_nothing(content: Path, aws_calls
     assert second.sync.put == [] and second.sync.deleted == []
     assert aws_calls["s3.PutObject"] == 0 and aws_calls["s3.DeleteObjects"] == 0
     assert aws_calls["dynamodb.BatchGetItem"] == 0  # no article page was rendered again
+    # Nothing published: the build state item says so; no manifest, no list of articles read.
+    assert second.up_to_date
+    assert aws_calls["dynamodb.Query"] == 1  # the build's pages (the publish reads each one by key)
+    assert aws_calls["dynamodb.GetItem"] == 13 + 1 + 3  # each article, the state item, each page
 
 
 def test_changing_one_article_puts_only_the_pages_that_show_it(content: Path,
@@ -131,17 +142,20 @@ def test_changing_one_article_puts_only_the_pages_that_show_it(content: Path,
                     encoding="utf-8")
     aws_calls.clear()
     body_only = publish(content)
-    # The body shows on the article page only (lists and feed show title and teaser).
-    assert body_only.sync.put == ["artikler/metode-03"]
-    assert aws_calls["s3.PutObject"] == 1
+    # The body shows on the article page only (lists and feed show title and teaser), and
+    # in the search index, whose changed chunks go up too.
+    assert pages_put(body_only) == ["artikler/metode-03"]
+    assert aws_calls["s3.PutObject"] == len(body_only.sync.put)
+    assert any(key.startswith("pagefind/fragment/") for key in body_only.sync.put)
 
     path.write_text(path.read_text(encoding="utf-8").replace("Metode nummer 3", "Metode nr. 3"),
                     encoding="utf-8")
     aws_calls.clear()
     retitled = publish(content)
-    # metode-03 is the 9th newest of 13: page 1 of all articles and of its category, not the home page.
-    assert sorted(retitled.sync.put) == ["artikler", "artikler/metode-03", "feed.xml", "kategori/metoder"]
-    assert aws_calls["s3.PutObject"] == 4
+    # metode-03 is the 5th oldest of 13: page 1 of all articles and of its category (numbered
+    # from the oldest), not the home page; metode-04 to -06 show it among their related articles.
+    assert pages_put(retitled) == ["artikler/metode-03", "artikler/metode-04", "artikler/metode-05",
+                                   "artikler/metode-06", "artikler/side/1", "feed.xml", "kategori/metoder/side/1"]
 
 
 def test_unpublishing_removes_the_page_and_updates_lists_and_feed(content: Path) -> None:
@@ -159,22 +173,27 @@ def test_unpublishing_removes_the_page_and_updates_lists_and_feed(content: Path)
     assert {"index.html", "feed.xml", "sitemap.xml"} <= set(report.sync.put)
 
 
-def test_a_missing_page_is_rendered_again_on_the_next_publish(content: Path) -> None:
+def test_a_page_missing_after_a_stopped_build_is_rendered_again_on_the_next_publish(content: Path) -> None:
+    """A build removes the state item when it starts and writes it when done: after one that
+    stopped half-way, the next publish reads everything again and finds what is missing."""
     from chalicelib.core import aws
     from chalicelib.core.config import get_settings
-    from editor.site.manifest import MANIFEST, RenderedObject
+    from editor.site.manifest import DONE, MANIFEST, STATE, BuildState, RenderedObject
 
     publish(content)
     aws.client("s3").delete_object(Bucket=get_settings().bucket, Key=f"artikler/{SEED}")
     RenderedObject(MANIFEST, f"artikler/{SEED}").delete()
+    # As it stands, the last build was complete: a publish of nothing trusts it (1 GetItem).
+    assert publish(content).up_to_date
+    BuildState(STATE, DONE, digest="").delete()  # what a build stopped half-way leaves
     report = publish(content)
-    assert report.sync.put == [f"artikler/{SEED}"]
+    assert pages_put(report) == [f"artikler/{SEED}"]
 
 
 def test_superseded_assets_stay_for_cached_pages_while_stale_pages_go(content: Path) -> None:
     from chalicelib.core import aws
     from chalicelib.core.config import get_settings
-    from editor.site.manifest import MANIFEST, RenderedObject
+    from editor.site.manifest import DONE, MANIFEST, STATE, BuildState, RenderedObject
 
     publish(content)
     s3 = aws.client("s3")
@@ -182,6 +201,25 @@ def test_superseded_assets_stay_for_cached_pages_while_stale_pages_go(content: P
     for key in ("assets/site.000000000000.css", "artikler/fjernet"):
         s3.put_object(Bucket=get_settings().bucket, Key=key, Body=b"old")
         RenderedObject(MANIFEST, key, digest="old").save()
+    BuildState(STATE, DONE, digest="").delete()  # an earlier deploy's build: not the last complete one
     report = publish(content)
     assert report.sync.deleted == ["artikler/fjernet"]
     assert "assets/site.000000000000.css" in bucket_objects()
+
+
+def test_two_builds_at_once_never_leave_the_site_trusted() -> None:
+    """Each build claims the state item when it starts; one that another build claimed since
+    does not mark the site trusted when it ends, so the next build reads everything (a
+    snapshot written by either could lack the other's article)."""
+    from editor.site import build
+
+    _, generation = build._last_state()
+    first = build._claim(generation)
+    assert first is not None
+    assert build._claim(generation) is None  # a second build that read the same generation
+    second = build._claim(first)  # a second build that started once the first had claimed
+    assert second is not None
+    build._complete("layout-and-pages", first)  # the first ends after the second began
+    assert build._last_state() == (None, second)
+    build._complete("layout-and-pages", second)
+    assert build._last_state() == ("layout-and-pages", second)

@@ -16,7 +16,8 @@ from tests.support.site import parse_html
 
 
 def _form_fields(document: Any) -> dict[str, str]:
-    return {str(e.get("name")): str(e.get("value") or "") for e in document.iter("input")}
+    form = document.find(".//form[@method='post']")  # not the header's search box
+    return {str(e.get("name")): str(e.get("value") or "") for e in form.iter("input")}
 
 
 def test_signup_page_carries_a_fresh_challenge_and_is_never_cached(client: Client) -> None:
@@ -28,7 +29,7 @@ def test_signup_page_carries_a_fresh_challenge_and_is_never_cached(client: Clien
     assert first.headers["Referrer-Policy"] == "no-referrer"
     assert "frame-ancestors 'none'" in first.headers["Content-Security-Policy"]
     document = parse_html(first.body)
-    form = document.find(".//form")
+    form = document.find(".//form[@method='post']")  # the header's search box is a GET form
     assert form.get("method") == "post" and form.get("action") == f"{settings.api_url}/subscriptions"
     assert form.get("hidden") is None  # usable without any script
     captcha_id = _form_fields(document)["captcha_id"]

@@ -79,7 +79,7 @@ def key_for(url: str) -> str | None:
 
 def write_article(folder: Path, name: str, *, title: str, body: str, category: str = "metoder",
                   status: str = "published", published_at: str = "2024-05-01T09:00:00Z",
-                  teaser: str = "En kort teaser.") -> Path:
+                  teaser: str = "En kort teaser.", tags: list[str] | None = None) -> Path:
     import json
 
     path = folder / f"{name}.md"
@@ -91,7 +91,8 @@ def write_article(folder: Path, name: str, *, title: str, body: str, category: s
         f"category: {category}\n"
         f"status: {status}\n"
         f"published_at: {published_at}\n"
-        "---\n" + body + "\n",
+        + (f"tags: {json.dumps(tags, ensure_ascii=False)}\n" if tags else "")
+        + "---\n" + body + "\n",
         encoding="utf-8",
     )
     return path
