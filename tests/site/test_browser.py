@@ -516,10 +516,10 @@ def test_a_subscriber_walks_from_signup_to_erase(site: LocalStack, browser: Any,
     page.fill("#email", email)
     page.fill("#captcha_answer", ANSWER)
     page.check("input[name=consent]")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     step("1-check-inbox", "Tjek din indbakke")
     page.goto(confirm_link(outbox(), email))
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     step("2-confirmed", "Tak – du er tilmeldt")
 
     # The welcome mail brings the links; its preferences link opens the page.
@@ -530,7 +530,7 @@ def test_a_subscriber_walks_from_signup_to_erase(site: LocalStack, browser: Any,
         box.uncheck()
     page.check("input[name=topics][value=metoder]")
     page.check("input[name=frequency][value=monthly]")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     step("4-preferences-saved", "Dine valg er gemt")
     page.goto(link(welcome, "preferences"))
     assert page.is_checked("input[name=frequency][value=monthly]")
@@ -550,7 +550,7 @@ def test_a_subscriber_walks_from_signup_to_erase(site: LocalStack, browser: Any,
     # Unsubscribe from the welcome's link; the same link then says it is done.
     page.goto(link(welcome, "unsubscribe"))
     step("5-unsubscribe", "Afmeld nyhedsbrevet")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     step("6-unsubscribed", "Du er afmeldt")
     page.goto(link(welcome, "unsubscribe"))
     step("7-unsubscribe-again", "Du er afmeldt")
@@ -558,7 +558,7 @@ def test_a_subscriber_walks_from_signup_to_erase(site: LocalStack, browser: Any,
 
     # Export and erase take the link mailed to the address (asked for on the export page).
     page.goto(link(welcome, "export"))
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     step("8-rights-link-sent", "Tjek din indbakke")
     [rights] = mails("Dit link")
     export_url = link(rights, "export")
@@ -569,7 +569,7 @@ def test_a_subscriber_walks_from_signup_to_erase(site: LocalStack, browser: Any,
     assert "Du afmeldte dig med knappen på afmeldingssiden." in page.locator("main").inner_text()
     page.goto(link(rights, "erase"))
     step("10-erase", "Slet dine data")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     step("11-erased", "Dine data er slettet")
     page.goto(export_url)
     step("12-nothing-held", "Vi har ingen oplysninger om dig")
