@@ -268,6 +268,15 @@ class Renderer:
         """At most ``RELATED_SIZE`` articles published before this one, newest first: those
         sharing a tag, then those of the same category. Only older ones, so publishing a new
         article never changes the pages of the old ones (the site stays cheap to update)."""
+        if tags is None:
+            # Asked for every article twice a build (which pages went stale, the snapshot): made once.
+            memo: dict[str, list[str]] = self._memo.setdefault("related", {})
+            if slug not in memo:
+                memo[slug] = self._related(slug, None)
+            return list(memo[slug])
+        return self._related(slug, tags)
+
+    def _related(self, slug: str, tags: Iterable[str] | None) -> list[str]:
         position, tag_slugs = self._lookup()
         at = position.get(slug)
         if at is None:
@@ -284,6 +293,8 @@ class Renderer:
                     break
             elif item.category == own.category and len(same) < RELATED_SIZE:
                 same.append(item.slug)
+                if not mine and len(same) == RELATED_SIZE:
+                    break  # no tags: nothing older can share one, and the category's three are found
         return (sharing + same)[:RELATED_SIZE]
 
     def _lookup(self) -> tuple[dict[str, int], dict[str, frozenset[str]]]:
