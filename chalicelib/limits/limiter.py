@@ -66,6 +66,16 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Slot:
+    """One of a subject's ``slots`` taken by an event: the item, the slot's attribute and the
+    event's time stored in it (``give_back`` empties the slot only while it holds that time)."""
+
+    key: str
+    name: str
+    at: int
+
+
+@dataclass(frozen=True)
 class Claim:
     """A claim held by one attempt: ``attempt`` is random per take, so only that attempt's
     release can give it back."""
@@ -142,6 +152,46 @@ class Limiter:
         window = Path(counted.window)
         try:
             model(counted.key).update(actions=[window.add(-1)], condition=window > 0)
+        except UpdateError as problem:
+            if not condition_failed(problem):
+                raise
+            return False
+        return True
+
+    def take_slot(self, scope: str, subject: str, *, slots: int, window_seconds: int,
+                  now: float | None = None) -> Slot:
+        """Count one event for ``subject`` exactly: at most ``slots`` events in ANY
+        ``window_seconds``, not the two-window estimate of ``hit``. The item holds one time
+        per slot; an event takes a slot that is empty or whose time is a window old, with a
+        conditional UpdateItem per slot tried (usually the first: one call). RateLimited when
+        every slot holds a time from the last window (``retry_after`` then is the window: an
+        upper bound, as the times are not read back)."""
+        model = self._model
+        now = self._clock() if now is None else now
+        at = math.floor(now * 1000)  # milliseconds: two events in one second are two times
+        cutoff = at - window_seconds * 1000
+        key = self.subject_key(scope, subject)
+        for number in range(slots):
+            name = f"slot{number}"
+            slot = Path(name)
+            try:
+                model(key).update(
+                    actions=[slot.set(at), model.expires_ttl.set(math.ceil(now + window_seconds))],
+                    condition=slot.does_not_exist() | (slot <= cutoff))
+            except UpdateError as problem:
+                if not condition_failed(problem):
+                    raise
+                continue
+            return Slot(key, name, at)
+        raise RateLimited(retry_after=window_seconds)
+
+    def give_back(self, taken: Slot) -> bool:
+        """Empty ``taken`` (its event failed through no fault of the caller's): conditional on
+        the slot still holding its time, so a late give-back never frees a newer event's slot."""
+        model = self._model
+        slot = Path(taken.name)
+        try:
+            model(taken.key).update(actions=[slot.remove()], condition=slot == taken.at)
         except UpdateError as problem:
             if not condition_failed(problem):
                 raise
