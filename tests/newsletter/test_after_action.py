@@ -108,3 +108,20 @@ def test_the_export_reads_as_a_danish_page_and_the_file_is_readable_json(client:
     assert [e["event"] for e in data["consent_events"]] == ["requested", "confirmed", "preferences-changed"]
     refused = post_json(client, "/subscriptions/export", {"token": rights, "format": "pdf"})
     assert refused.status_code == 400 and json.loads(refused.body)["Code"] == "UnknownFormat"
+
+
+def test_every_page_of_the_api_links_to_the_privacy_policy_and_accessibility_statement(
+        client: Client, outbox: Outbox) -> None:
+    """Issue 16, item 8: the footer of the pages the API renders (no editors' footer there)."""
+    from chalicelib.core.config import get_settings
+
+    site = get_settings().site_url.rstrip("/")
+    manage = tokens.manage_token(_confirmed(client, outbox))
+    for path in ("/nyhedsbrev", f"/subscriptions/preferences?token={manage}",
+                 f"/subscriptions/unsubscribe?token={manage}", "/subscriptions/result?status=confirmed"):
+        response = client.http.get(path)
+        assert response.status_code == 200, path
+        footer: Any = parse_html(response.body).find(".//footer")
+        links = {a.get("href"): a.text for a in footer.iter("a")}
+        assert links[f"{site}/privatlivspolitik"] == "Privatlivspolitik", (path, links)
+        assert links[f"{site}/tilgaengelighedserklaering"] == "Tilgængelighedserklæring", (path, links)
