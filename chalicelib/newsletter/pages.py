@@ -171,10 +171,13 @@ def _page(template: str, status_code: int = 200, **context: Any) -> Response:
     return Response(body=body, status_code=status_code, headers=dict(headers))
 
 
-def _token() -> str | None:
+def _token() -> str:
+    """The link's token; SubscriptionError (400 MissingToken) when the link lacks it."""
     query: dict[str, str] = dict(bp.current_request.query_params or {})
     token = query.get("token")
-    return token if token and len(token) <= 200 else None
+    if not token or len(token) > 200:
+        raise SubscriptionError(400, "MissingToken", "")
+    return token
 
 
 def _problem_page(problem: SubscriptionError) -> Response:
@@ -260,10 +263,8 @@ def _form_with_new_picture(request: Request, status_code: int, **form: Any) -> R
 def confirm_page() -> Response:
     from chalicelib.newsletter import lifecycle  # pynamodb: only when a link is opened
 
-    token = _token()
     try:
-        if token is None:
-            raise SubscriptionError(400, "MissingToken", "")
+        token = _token()
         state = lifecycle.confirm_state(token).state
     except SubscriptionError as problem:
         return _problem_page(problem)
@@ -285,10 +286,8 @@ def _held(sid: str) -> str | None:
 def _manage_page(template: str) -> Response:
     from chalicelib.newsletter import tokens
 
-    token = _token()
     try:
-        if token is None:
-            raise SubscriptionError(400, "MissingToken", "")
+        token = _token()
         sid = tokens.manage_subscriber(token)
     except SubscriptionError as problem:
         return _problem_page(problem)
@@ -306,15 +305,16 @@ def _rights_page(template: str) -> Response:
     from chalicelib.core.clock import utcnow
     from chalicelib.newsletter import tokens
 
-    token = _token()
     try:
-        if token is None:
-            raise SubscriptionError(400, "MissingToken", "")
+        token = _token()
+    except SubscriptionError as problem:
+        return _problem_page(problem)
+    try:
         sid = tokens.rights_subscriber(token, now=utcnow())
     except SubscriptionError as problem:
-        if problem.code == "RightsLinkRequired" and token is not None:
+        if problem.code == "RightsLinkRequired":
             return _page(template, token=token, mode="ask")
-        if problem.code == "RightsLinkExpired" and token is not None:
+        if problem.code == "RightsLinkExpired":
             return _page(template, problem.status, token=token, mode="expired")
         return _problem_page(problem)
     return _page(template, token=token, mode="act" if _held(sid) is not None else "empty")
@@ -333,10 +333,8 @@ def preferences_page() -> Response:
     from chalicelib.articles import categories
     from chalicelib.newsletter import preferences
 
-    token = _token()
     try:
-        if token is None:
-            raise SubscriptionError(400, "MissingToken", "")
+        token = _token()
         chosen = preferences.current(token)
     except SubscriptionError as problem:
         return _problem_page(problem)
