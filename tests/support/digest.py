@@ -3,6 +3,7 @@ the worker from the real queue on moto server the way Lambda's event source mapp
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -119,9 +120,11 @@ def schedule_event(client: Client) -> dict[str, Any]:
         region="eu-north-1")
 
 
-def notify(client: Client, fixture: str) -> list[dict[str, str]]:
-    """Deliver an SES notification sample (tests/fixtures/ses/) to ``ses_notifications``."""
-    message = (SES_FIXTURES / fixture).read_text(encoding="utf-8")
+def notify(client: Client, notification: str | dict[str, Any]) -> list[dict[str, str]]:
+    """Deliver an SES notification to ``ses_notifications``: a sample's file name
+    (tests/fixtures/ses/) or the notification itself."""
+    message = (SES_FIXTURES / notification).read_text(encoding="utf-8") if isinstance(notification, str) \
+        else json.dumps(notification)
     event = client.events.generate_sns_event(message=message, subject="Amazon SES Email Event Notification")
     actions: list[dict[str, str]] = invoke(client, "ses_notifications", event)["actions"]
     return actions
