@@ -29,6 +29,10 @@ HTML_CACHE = "public, max-age=60, s-maxage=300, stale-while-revalidate=60, stale
 PAGE_SIZE = 10
 HOME_SIZE = 6
 FEED_SIZE = 20
+# Articles per sitemap file (the protocol allows 50,000): a full one never changes again.
+SITEMAP_SIZE = 1000
+SITEMAP_PAGES = "sitemap-sider.xml"
+SITEMAP_ARTICLES = "sitemap-artikler-{}.xml"
 MONTHS = ("januar", "februar", "marts", "april", "maj", "juni", "juli", "august", "september",
           "oktober", "november", "december")
 
@@ -262,7 +266,7 @@ class Renderer:
     def _expected_keys(self) -> set[str]:
         return ({obj.key for obj in self.asset_objects()} | set(self._list_pages())
                 | set(FIXED_KEYS) | self.article_keys() | {page.slug for page in self.pages}
-                | {f"{TAG_PREFIX}/{slug}/feed.xml" for slug in self.tags()})
+                | {f"{TAG_PREFIX}/{slug}/feed.xml" for slug in self.tags()} | set(self._sitemap_keys()))
 
     def related(self, slug: str, tags: Iterable[str] | None = None) -> list[str]:
         """At most ``RELATED_SIZE`` articles published before this one, newest first: those
@@ -431,20 +435,45 @@ class Renderer:
                 f"{TAG_PREFIX}/{slug}/feed.xml", items,
                 channel={"title": f"{SITE_NAME}: {tag.label}", "link": f"{self.site_url}/{TAG_PREFIX}/{slug}",
                          "description": f"Nye artikler med emneordet »{tag.label}«."}))
-        newest = self.summaries[0].published_at if self.summaries else None
         objects.append(self._feed_object("feed.xml", self.summaries, channel={
             "title": SITE_NAME, "link": f"{self.site_url}/", "description": SITE_DESCRIPTION}))
-        entries = [{"loc": f"{self.site_url}/", "lastmod": iso(newest) if newest else ""}]
+        return objects + self.sitemap_objects()
+
+    def _sitemap_chunks(self) -> list[list[Summary]]:
+        """The articles of the complete ``/artikler`` pages, oldest first, ``SITEMAP_SIZE`` a file."""
+        complete, _ = anchored_pages(self.summaries)
+        listed = [item for page in complete for item in page[::-1]]
+        return [listed[start:start + SITEMAP_SIZE] for start in range(0, len(listed), SITEMAP_SIZE)]
+
+    def _sitemap_keys(self) -> list[str]:
+        return [SITEMAP_PAGES, *(SITEMAP_ARTICLES.format(number)
+                                 for number in range(1, len(self._sitemap_chunks()) + 1))]
+
+    def sitemap_objects(self) -> list[SiteObject]:
+        """``sitemap.xml``, an index of ``sitemap-sider.xml`` (the pages that list, the editors'
+        pages) and ``sitemap-artikler-N.xml`` (the articles of the complete ``/artikler``
+        pages, anchored at the oldest like them). So a new article changes no sitemap file
+        until its archive page has ten; until then the feed, which robots.txt names as a
+        sitemap too, lists it (docs/site.md#sitemaps)."""
+        xml = "application/xml; charset=utf-8"
+        # No lastmod on the home page: it would change the file with every article.
+        entries = [{"loc": f"{self.site_url}/", "lastmod": ""}]
         entries += [{"loc": f"{self.site_url}/{key}", "lastmod": ""}
                     for key in ("artikler", "nyhedsbrev", *(page.slug for page in self.pages))]
         entries += [{"loc": f"{self.site_url}/kategori/{c.slug}", "lastmod": ""}
                     for c in categories.all_categories()]
-        entries += [{"loc": f"{self.site_url}/{TAG_PREFIX}/{slug}", "lastmod": ""} for slug in sorted(tags)]
-        entries += [{"loc": f"{self.site_url}/{article_key(s.slug)}", "lastmod": iso(s.published_at)}
-                    for s in self.summaries]
-        objects.append(SiteObject("sitemap.xml", self._render("site/sitemap.xml", entries=entries),
-                                  "application/xml; charset=utf-8", HTML_CACHE))
-        return objects
+        entries += [{"loc": f"{self.site_url}/{TAG_PREFIX}/{slug}", "lastmod": ""}
+                    for slug in sorted(self.tags())]
+        objects = [SiteObject(SITEMAP_PAGES, self._render("site/sitemap.xml", entries=entries), xml,
+                              HTML_CACHE)]
+        for number, chunk in enumerate(self._sitemap_chunks(), start=1):
+            entries = [{"loc": f"{self.site_url}/{article_key(s.slug)}", "lastmod": iso(s.published_at)}
+                       for s in chunk]
+            objects.append(SiteObject(SITEMAP_ARTICLES.format(number),
+                                      self._render("site/sitemap.xml", entries=entries), xml, HTML_CACHE))
+        index = self._render("site/sitemap_index.xml",
+                             sitemaps=[f"{self.site_url}/{obj.key}" for obj in objects])
+        return [SiteObject("sitemap.xml", index, xml, HTML_CACHE), *objects]
 
     def _feed_object(self, key: str, items: list[Summary], *, channel: dict[str, str]) -> SiteObject:
         """An RSS 2.0 feed of the newest ``FEED_SIZE`` of ``items`` (newest first)."""

@@ -8,13 +8,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from editor.publishing import publish_paths
 from editor.site import render
 from editor.site.build import BuildReport, build_site
-from tests.support.site import API, SITE, bucket_objects, parse_html, write_article
+from tests.support.site import API, SITE, bucket_objects, parse_html, sitemap_locations, write_article
 
 CATEGORIES = ("erfaringer", "cases", "metoder", "udgivelser")
 TAGS = ("Borgerinddragelse", "Ærø Kommune", "unge", "Klima")
@@ -66,6 +67,46 @@ def test_a_complete_page_never_changes_when_articles_are_added(steps: list[list[
             assert shown == expected
 
 
+@settings(max_examples=20, derandomize=True, deadline=None, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(st.lists(st.lists(ARTICLE, min_size=1, max_size=14), min_size=2, max_size=6))
+def test_sitemap_and_feed_list_every_article_and_a_new_one_rewrites_the_sitemap_only_per_full_page(
+        monkeypatch: pytest.MonkeyPatch, steps: list[list[tuple[str, set[str]]]]) -> None:
+    """What a crawler reads (robots.txt names sitemap.xml and feed.xml) finds every article; a
+    sitemap file changes only when ``/artikler`` completes a page or a tag appears, and a full
+    sitemap file never changes."""
+    monkeypatch.setattr(render, "SITEMAP_SIZE", 20)  # several files at a test's size
+    summaries: list[render.Summary] = []
+    tags: dict[str, list[str]] = {}
+    files_before: dict[str, bytes] = {}
+    complete_before = -1
+    for batch in steps:
+        for category, chosen in batch:
+            number = len(summaries)
+            slug = f"artikel-{number:03d}"
+            summaries.append(render.Summary(slug, f"Artikel {number}", "Teaser.", category,
+                                            START + timedelta(hours=number)))
+            tags[slug] = sorted(chosen)
+        renderer = render.Renderer(site_url=SITE, api_url=API, summaries=summaries, article_tags=tags)
+        objects = {obj.key: obj for obj in renderer.list_objects()}
+        locations = sitemap_locations(objects)
+        assert len(locations) == len(set(locations))
+        feed = feedparser.parse(objects["feed.xml"].body)
+        listed = {loc for loc in locations if "/artikler/" in loc} | {entry.link for entry in feed.entries}
+        assert listed == {f"{SITE}/artikler/{item.slug}" for item in summaries}
+        files = {key: obj.body for key, obj in objects.items() if key.startswith("sitemap")}
+        assert set(files) <= renderer.expected_keys()  # a build keeps them
+        for key, body in files_before.items():
+            if key.startswith("sitemap-artikler-") and body.count(b"<url>") == 20:
+                assert files[key] == body, key  # a full file, byte for byte
+        complete = len(summaries) // render.PAGE_SIZE
+        if complete == complete_before:
+            # No page completed: only the list of pages may change (when a tag appeared).
+            assert ({key: body for key, body in files.items() if key != "sitemap-sider.xml"}
+                    == {key: body for key, body in files_before.items() if key != "sitemap-sider.xml"})
+        files_before, complete_before = files, complete
+
+
 def test_tag_pages_and_feeds_list_their_articles(tmp_path: Path) -> None:
     write_article(tmp_path, "panel", title="Et borgerpanel", body="Om paneler.", category="cases",
                   published_at="2024-01-01T09:00:00Z", tags=["Borgerinddragelse", "Ærø Kommune"])
@@ -97,8 +138,7 @@ def test_tag_pages_and_feeds_list_their_articles(tmp_path: Path) -> None:
     article = parse_html(stored["artikler/havn"].body)
     tag_links = {a.get("href"): a.text for a in article.iter("a") if "/emne/" in (a.get("href") or "")}
     assert tag_links == {f"{SITE}/emne/aeroe-kommune": "Ærø Kommune", f"{SITE}/emne/unge": "Unge"}
-    sitemap = stored["sitemap.xml"].body.decode()
-    assert f"{SITE}/emne/unge</loc>" in sitemap
+    assert f"{SITE}/emne/unge" in sitemap_locations(stored)
 
 
 def related(stored_page: bytes) -> list[str]:
@@ -132,7 +172,7 @@ def test_related_articles_share_tags_then_category_and_new_ones_touch_no_old_pag
     report = publish(tmp_path)
     pages = sorted(key for key in report.sync.put if not key.startswith(("pagefind/", "pagefind-nyt/")))
     assert pages == ["artikler", "artikler/a6", "emne/klima", "emne/klima/feed.xml", "emne/unge",
-                     "emne/unge/feed.xml", "feed.xml", "index.html", "kategori/cases", "sitemap.xml"]
+                     "emne/unge/feed.xml", "feed.xml", "index.html", "kategori/cases"]
     assert related(bucket_objects()["artikler/a6"].body) == ["a4", "a2", "a1"]
     # After a complete build the next starts from its snapshot: no Query of the published
     # index or the manifest; the pages, the snapshot (read, then its keys), the lead images.

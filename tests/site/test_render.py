@@ -11,7 +11,16 @@ import pytest
 from editor.publishing import publish_paths
 from editor.site.build import BuildReport, build_site
 from tests.support.fixtures import ROOT
-from tests.support.site import API, SITE, bucket_objects, key_for, links, parse_html, write_article
+from tests.support.site import (
+    API,
+    SITE,
+    bucket_objects,
+    key_for,
+    links,
+    parse_html,
+    sitemap_locations,
+    write_article,
+)
 
 SEED = "samarbejde-med-borgere-kan-laeres"
 
@@ -83,11 +92,11 @@ def test_objects_carry_content_type_and_cache_control(content: Path) -> None:
     assert "s-maxage=" in page.cache_control and "immutable" not in page.cache_control
     assert stored["feed.xml"].content_type.startswith("application/rss+xml")
     assert stored["sitemap.xml"].content_type.startswith("application/xml")
-    assert stored["robots.txt"].body.decode().endswith(f"Sitemap: {SITE}/sitemap.xml\n")
+    # The feed is named as a sitemap too: it lists the newest articles (docs/site.md#sitemaps).
+    assert stored["robots.txt"].body.decode().endswith(f"Sitemap: {SITE}/sitemap.xml\nSitemap: {SITE}/feed.xml\n")
 
 
 def test_feed_and_sitemap_parse_and_list_the_articles(content: Path) -> None:
-    from xml.etree import ElementTree
 
     import feedparser
 
@@ -99,9 +108,13 @@ def test_feed_and_sitemap_parse_and_list_the_articles(content: Path) -> None:
     titles = [entry.title for entry in feed.entries]
     assert titles[0] == "Metode nummer 11" and "Samarbejde med borgere kan læres" in titles
     assert feed.entries[0].link == f"{SITE}/artikler/metode-11"
-    sitemap = ElementTree.fromstring(stored["sitemap.xml"].body)  # noqa: S314 - our own output
-    locations = {loc.text for loc in sitemap.iter("{http://www.sitemaps.org/schemas/sitemap/0.9}loc")}
-    assert f"{SITE}/artikler/{SEED}" in locations and f"{SITE}/kategori/cases" in locations
+    # Between them, the sitemap and the feed (both named in robots.txt) list every article.
+    locations = sitemap_locations(stored)
+    assert len(locations) == len(set(locations)) and f"{SITE}/kategori/cases" in locations
+    published = {f"{SITE}/artikler/{key.removeprefix('artikler/')}" for key in stored
+                 if key.startswith("artikler/") and "/side/" not in key}
+    assert published == {loc for loc in locations if "/artikler/" in loc} | {entry.link for entry in feed.entries}
+    assert f"{SITE}/artikler/{SEED}" in published
 
 
 def test_the_seed_page_keeps_its_content_and_blocks(content: Path) -> None:
@@ -168,9 +181,10 @@ def test_unpublishing_removes_the_page_and_updates_lists_and_feed(content: Path)
     stored = bucket_objects()
     assert "artikler/metode-11" not in stored
     assert "kategori/metoder/side/2" not in stored or b"metode-11" not in stored["kategori/metoder/side/2"].body
-    for key in ("index.html", "artikler", "kategori/metoder", "feed.xml", "sitemap.xml"):
+    for key in ("index.html", "artikler", "kategori/metoder", "feed.xml"):
         assert b"metode-11" not in stored[key].body, key
-    assert {"index.html", "feed.xml", "sitemap.xml"} <= set(report.sync.put)
+    assert not any("metode-11" in loc for loc in sitemap_locations(stored))
+    assert {"index.html", "feed.xml"} <= set(report.sync.put)
 
 
 def test_a_page_missing_after_a_stopped_build_is_rendered_again_on_the_next_publish(content: Path) -> None:

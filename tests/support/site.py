@@ -77,6 +77,29 @@ def key_for(url: str) -> str | None:
     return "index.html" if path == "/" else path.lstrip("/")
 
 
+_SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+
+
+def sitemap_locations(stored: dict[str, Any], site: str = SITE) -> list[str]:
+    """Every address the sitemap lists, as a crawler reads it: ``sitemap.xml`` is a sitemap
+    index; each file it names is a urlset of this site (checked here). ``stored``: key →
+    object with ``body`` (``Stored`` or ``SiteObject``)."""
+    from xml.etree import ElementTree
+
+    index = ElementTree.fromstring(stored["sitemap.xml"].body)  # noqa: S314 - our own output
+    assert index.tag == f"{_SITEMAP}sitemapindex"
+    found: list[str] = []
+    for entry in index.iter(f"{_SITEMAP}sitemap"):
+        url = entry.findtext(f"{_SITEMAP}loc") or ""
+        assert url.startswith(site + "/"), url
+        urlset = ElementTree.fromstring(stored[url.removeprefix(site + "/")].body)  # noqa: S314
+        assert urlset.tag == f"{_SITEMAP}urlset"
+        locations = [loc.text or "" for loc in urlset.iter(f"{_SITEMAP}loc")]
+        assert 0 < len(locations) <= 50_000 and all(loc.startswith(site + "/") for loc in locations)
+        found += locations
+    return found
+
+
 def write_article(folder: Path, name: str, *, title: str, body: str, category: str = "metoder",
                   status: str = "published", published_at: str = "2024-05-01T09:00:00Z",
                   teaser: str = "En kort teaser.", tags: list[str] | None = None) -> Path:
