@@ -21,12 +21,19 @@ from editor.site.render import SiteObject
 CHROMIUM = "/usr/bin/chromium"
 _PAGE = (b'<!doctype html><html lang="da"><head><meta charset="utf-8"><title>s</title></head>'
          b"<body></body></html>")
-# What search.js does for one query: import the index script, search, read the results.
+# What search.js does for one query: import the index script, merge the recent index, search,
+# drop the archive's hidden copies, read the results.
 QUERY = r"""async ([query, shown]) => {
   const pagefind = await import('/pagefind/pagefind.js');
-  if (!window.merged) { window.merged = true; await pagefind.mergeIndex('/pagefind-nyt/'); }
+  if (!window.merged) {
+    window.merged = true;
+    const listed = await fetch('/pagefind-nyt/skjult.json');
+    window.hidden = new Set(listed.ok ? await listed.json() : []);
+    await pagefind.mergeIndex('/pagefind-nyt/');
+  }
   const answer = await pagefind.search(query);
-  const found = await Promise.all(answer.results.slice(0, shown).map(r => r.data()));
+  const results = answer.results.filter(r => !window.hidden.has(r.id));
+  const found = await Promise.all(results.slice(0, shown).map(r => r.data()));
   return found.map(d => ({url: d.url.replace(/\/$/, ''), title: d.meta.title, excerpt: d.excerpt}));
 }"""
 

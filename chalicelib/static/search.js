@@ -3,7 +3,9 @@
    server. Results are built as DOM nodes, never as HTML strings, except the <mark> around
    the hit, which is made here from Pagefind's excerpt. The count is announced through the
    page's role="status" region. Without JavaScript the page's <noscript> offers the lists.
-   Two indexes, merged here: the archive (pagefind/) and the articles since (pagefind-nyt/). */
+   Two indexes, merged here: the archive (pagefind/) and the articles since (pagefind-nyt/),
+   which also holds the archived articles edited since; pagefind-nyt/skjult.json names the
+   archive's copies of those, and of the unpublished, which are never shown. */
 (function () {
   "use strict";
 
@@ -14,15 +16,23 @@
   var status = document.querySelector("[data-search-status]");
   var list = document.querySelector("[data-search-results]");
   var loading = null;
+  var hidden = {};
   var latest = 0;
 
   function say(message) { status.textContent = message; }
 
   function index() {
     if (!loading) {
-      loading = import(form.getAttribute("data-index")).then(function (pagefind) {
+      var recent = form.getAttribute("data-recent");
+      // A site built before the list existed has none: then nothing is hidden.
+      var skipped = fetch(recent + "skjult.json").then(function (response) {
+        return response.ok ? response.json() : [];
+      }).catch(function () { return []; });
+      loading = Promise.all([import(form.getAttribute("data-index")), skipped]).then(function (both) {
+        var pagefind = both[0];
+        both[1].forEach(function (id) { hidden[id] = true; });
         return pagefind.options({ baseUrl: "/" }).then(function () {
-          return pagefind.mergeIndex(form.getAttribute("data-recent"));
+          return pagefind.mergeIndex(recent);
         }).then(function () { return pagefind; });
       });
     }
@@ -114,7 +124,7 @@
       return pagefind.search(query);
     }).then(function (answer) {
       if (asked !== latest) { return null; }  // a newer keystroke has its own search
-      var results = answer ? answer.results : [];
+      var results = (answer ? answer.results : []).filter(function (r) { return !hidden[r.id]; });
       return Promise.all(results.slice(0, SHOWN).map(function (r) { return r.data(); })).then(function (found) {
         // The placeholder of an index with no article yet (editor/site/search.py) is never shown.
         var shown = found.filter(function (data) { return data.url.indexOf("/soeg") !== 0; });

@@ -380,7 +380,8 @@ def build_site(
                                    removed)
     if progress:
         progress("search", 0, 1)
-    chosen = search.plan(search_entries(renderer, digests), search.load_state(), full=full or force)
+    searched = search.load_state()
+    chosen = search.plan(search_entries(renderer, digests), searched, full=full or force)
     prefix = len("/" + article_key(""))
 
     def texts_of(urls: list[str]) -> dict[str, str]:
@@ -413,7 +414,7 @@ def build_site(
     else:
         keep |= stored_images
     report = sync.sync(manifest, objects, keep, layout=layout, force=force, progress=sync_progress)
-    search.save_state(chosen.state)
+    search.save_state(chosen.state(index), searched)
     if mine is not None:
         _save_snapshot(renderer, digests, mine)
         _complete(state, mine)

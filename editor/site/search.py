@@ -6,32 +6,35 @@ chunks that the browser fetches for the words it is asked, and keeps one fragmen
 (title, category, date, the text for the excerpt). It cannot amend an index, so the site has
 two, merged by the browser (``pagefind.mergeIndex``), anchored like the list pages:
 
-- ``pagefind/``, the archive: every article up to a cut-off, rebuilt only when one of those
-  changes or is unpublished, when the recent index grows past ``RECENT_MAX``, or on a full
-  rebuild; then everything but the newest article goes into it;
-- ``pagefind-nyt/``, the recent articles since the cut-off: rebuilt on every publish, small.
+- ``pagefind/``, the archive: every article up to a cut-off, made again only when more than
+  ``RECENT_MAX`` articles would be in the recent index or hidden, or on a full rebuild; then
+  everything but the newest article goes into it;
+- ``pagefind-nyt/``, the articles since the cut-off and the archived ones edited since (as
+  they read now): made on every publish, small; with ``skjult.json``, the ids of the archive's
+  copies of the edited and the unpublished, which search.js never shows.
 
-So a new article re-indexes a few hundred articles at most, not 5,000, and only the files
-whose bytes changed are PUT (the sync compares digests). The cut-off and the digest of what
-the archive holds are one item (``SearchState``). Only what the search page loads is
-published: the script, its worker, the Danish WebAssembly, the entry, meta, index and
-fragment files (not Pagefind's own UI).
+So a new article or an edit re-indexes a few hundred articles at most, not 5,000, and only the
+files whose bytes changed are PUT (the sync compares digests). The cut-off, and each archived
+article's id and digest, are kept in the site table (``SearchState``, in parts). Only what
+the search page loads is published: the script, its worker, the Danish WebAssembly, the
+entry, meta, index and fragment files (not Pagefind's own UI).
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import html
+import json
 import re
 import subprocess
 import tempfile
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pynamodb.attributes import UnicodeAttribute
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.attributes import BinaryAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
 from chalicelib.core.config import get_settings
@@ -41,6 +44,7 @@ from editor.site.render import HTML_CACHE, SiteObject
 ARCHIVE = "pagefind/"
 RECENT = "pagefind-nyt/"
 PREFIXES = (ARCHIVE, RECENT)
+HIDDEN = RECENT + "skjult.json"
 RECENT_MAX = 200
 LANGUAGE = "da"
 # An index cannot be empty: a site with fewer than two articles gets this page in the
@@ -72,20 +76,32 @@ class Entry:
 
 
 class SearchState(Model):
-    """Where the archive index ends, and the digest of the entries it holds."""
+    """Where the archive index ends, and what it holds (``Archived``), in parts."""
 
     class Meta(StageTable):
         table_name = get_settings().site_table
 
     pk = UnicodeAttribute(hash_key=True)   # always STATE
-    sk = UnicodeAttribute(range_key=True)  # always "#search"
-    cutoff = UnicodeAttribute()            # Entry.order of the newest archived article
-    digest = UnicodeAttribute()            # entries_digest of the archived entries
+    sk = UnicodeAttribute(range_key=True)  # "#search" (the head), "#search#0000", … (the parts)
+    cutoff = UnicodeAttribute(null=True)   # the head: Entry.order of the newest archived article
+    parts = NumberAttribute(null=True)     # the head: how many parts
+    tag = UnicodeAttribute(null=True)      # the head: sha256 of the parts' bytes, joined
+    data = BinaryAttribute(null=True, legacy_encoding=False)  # a part: zlib'd JSON
 
 
 STATE = "site#state"
 _SK = "#search"
+PART_BYTES = 300_000  # DynamoDB's item limit is 400 KB
 
+
+@dataclass(frozen=True)
+class State:
+    """The archive index as the bucket holds it: its cut-off, and for every article in it
+    (by URL) Pagefind's id for it (a result's ``id``, its fragment's name) and ``entry_digest``
+    of the entry indexed, so a build can tell which archived articles changed or went."""
+
+    cutoff: str
+    archived: dict[str, tuple[str, str]]
 
 def plain_text(body_html: str) -> str:
     """The body's words without markup, for the index."""
@@ -105,11 +121,8 @@ def unpack(data: bytes) -> str:
     return zlib.decompress(data).decode("utf-8")
 
 
-def entries_digest(entries: Iterable[Entry]) -> str:
-    hasher = hashlib.sha256()
-    for entry in entries:
-        hasher.update(repr(entry).encode("utf-8"))
-    return hasher.hexdigest()
+def entry_digest(entry: Entry) -> str:
+    return hashlib.sha256(repr(entry).encode("utf-8")).hexdigest()[:16]
 
 
 def _page(entry: Entry, text: str) -> str:
@@ -159,39 +172,92 @@ class Plan:
 
     archive: list[Entry] | None
     recent: list[Entry]
-    state: tuple[str, str]  # (cutoff, digest) after this build
+    # Pagefind ids of archived articles the browser must not show: changed since (the recent
+    # index holds them now) or unpublished.
+    hidden: list[str]
+    cutoff: str
+    kept: dict[str, tuple[str, str]]  # State.archived, when the archive stays
+
+    def state(self, objects: list[SiteObject]) -> State:
+        """The state after this build, given the index files it made (``index_objects``)."""
+        if self.archive is None:
+            return State(self.cutoff, self.kept)
+        ids = {url: page for page, url in _fragment_urls(objects, ARCHIVE)}
+        return State(self.cutoff, {entry.url: (ids.get(entry.url, ""), entry_digest(entry))
+                                   for entry in self.archive})
 
 
-def plan(entries: list[Entry], state: tuple[str, str] | None, *, full: bool = False) -> Plan:
-    """``entries`` oldest first; ``state`` (cutoff, digest) as the last build left it."""
+def _fragment_urls(objects: list[SiteObject], prefix: str) -> Iterator[tuple[str, str]]:
+    """(Pagefind's page id, the article's URL) of every fragment among ``objects`` under
+    ``prefix``: a fragment is gzip'd ``pagefind_dcd`` + JSON naming its page's folder."""
+    start = prefix + "fragment/"
+    for obj in objects:
+        if obj.key.startswith(start):
+            data = gzip.decompress(obj.body).removeprefix(b"pagefind_dcd")
+            yield obj.key[len(start):].removesuffix(".pf_fragment"), json.loads(data)["url"].rstrip("/")
+
+
+def plan(entries: list[Entry], state: State | None, *, full: bool = False) -> Plan:
+    """``entries`` oldest first; ``state`` as the last build left it. The archive stays unless
+    more than ``RECENT_MAX`` articles would be in the recent index or hidden: the articles
+    since the cut-off, and the archived ones changed or unpublished since it was made."""
     if state is not None and not full:
-        cutoff, digest = state
-        archived = [entry for entry in entries if entry.order <= cutoff]
-        recent = entries[len(archived):]
-        if entries_digest(archived) == digest and len(recent) <= RECENT_MAX and (recent or not entries):
-            return Plan(archive=None, recent=recent, state=state)
+        in_range = [entry for entry in entries if entry.order <= state.cutoff]
+        since = entries[len(in_range):]
+        changed = [entry for entry in in_range
+                   if state.archived.get(entry.url, ("", ""))[1] != entry_digest(entry)]
+        current = {entry.url for entry in in_range}
+        gone = [url for url in state.archived if url not in current]
+        hidden = [state.archived[entry.url][0] for entry in changed if entry.url in state.archived]
+        hidden += [state.archived[url][0] for url in gone]
+        recent = changed + since
+        if len(recent) + len(gone) <= RECENT_MAX and (recent or not entries):
+            return Plan(archive=None, recent=recent, hidden=sorted(hidden), cutoff=state.cutoff,
+                        kept=state.archived)
     archived, recent = (entries[:-1], entries[-1:]) if len(entries) > 1 else ([], entries)
-    cutoff = archived[-1].order if archived else ""
-    return Plan(archive=archived, recent=recent, state=(cutoff, entries_digest(archived)))
+    return Plan(archive=archived, recent=recent, hidden=[], cutoff=archived[-1].order if archived else "",
+                kept={})
 
 
-def load_state() -> tuple[str, str] | None:
-    try:
-        item = SearchState.get(STATE, _SK, consistent_read=True)
-    except DoesNotExist:
+def load_state() -> State | None:
+    """The state the last build saved, or None (none, or its parts from another build)."""
+    items = {item.sk: item for item in SearchState.query(STATE, SearchState.sk.startswith(_SK),
+                                                         consistent_read=True)}
+    head = items.get(_SK)
+    if head is None or head.cutoff is None or head.parts is None:
         return None
-    return str(item.cutoff), str(item.digest)
+    blob = b"".join(bytes(items[f"{_SK}#{n:04d}"].data or b"") for n in range(int(head.parts))
+                    if f"{_SK}#{n:04d}" in items)
+    if hashlib.sha256(blob).hexdigest() != head.tag:
+        return None  # parts missing or written by another build since: make the archive again
+    archived = json.loads(zlib.decompress(blob)) if blob else {}
+    return State(str(head.cutoff), {url: (page, digest) for url, (page, digest) in archived.items()})
 
 
-def save_state(state: tuple[str, str]) -> None:
-    SearchState(STATE, _SK, cutoff=state[0], digest=state[1]).save()
+def save_state(state: State, before: State | None) -> None:
+    """The parts first, then the head naming them; nothing when the state is as ``before``."""
+    if state == before:
+        return
+    blob = zlib.compress(json.dumps(state.archived, separators=(",", ":")).encode("utf-8"), 6)
+    chunks = [blob[start:start + PART_BYTES] for start in range(0, len(blob), PART_BYTES)]
+    with SearchState.batch_write() as batch:
+        for number, chunk in enumerate(chunks):
+            batch.save(SearchState(STATE, f"{_SK}#{number:04d}", data=chunk))
+    SearchState(STATE, _SK, cutoff=state.cutoff, parts=len(chunks),
+                tag=hashlib.sha256(blob).hexdigest()).save()
+
+
+def hidden_object(chosen: Plan) -> SiteObject:
+    """``pagefind-nyt/skjult.json``: the ids search.js drops from the archive's results,
+    published with the recent index (and cached as it is)."""
+    return SiteObject(HIDDEN, json.dumps(chosen.hidden).encode("utf-8"), _TYPES[".json"], HTML_CACHE)
 
 
 def index_objects(chosen: Plan, texts: Callable[[list[str]], dict[str, str]]) -> list[SiteObject]:
-    """The files of the indexes ``chosen`` makes again; ``texts`` gives the text of articles
-    by URL (read only for the entries indexed now)."""
+    """The files of the indexes ``chosen`` makes again, and the hidden ids; ``texts`` gives
+    the text of articles by URL (read only for the entries indexed now)."""
     objects: list[SiteObject] = []
     for prefix, entries in ((ARCHIVE, chosen.archive), (RECENT, chosen.recent)):
         if entries is not None:
             objects += index_files(entries, texts([entry.url for entry in entries]), prefix)
-    return objects
+    return [*objects, hidden_object(chosen)]

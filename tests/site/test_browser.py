@@ -346,6 +346,53 @@ def test_search_from_the_header_with_the_keyboard(site: LocalStack, browser: Any
     context.close()
 
 
+def search_for(page: Any, base: str, query: str) -> tuple[str, list[str]]:
+    """/soeg?q=…, as a linked search: (what the status says, the results' addresses)."""
+    page.goto(f"{base}/soeg?q={query}")
+    page.wait_for_function(f"() => document.querySelector('[data-search-status]').textContent.includes('{query}')")
+    hrefs = page.locator("[data-search-results] li h2 a").evaluate_all(
+        "links => links.map(a => a.getAttribute('href'))")
+    return page.locator("[data-search-status]").inner_text(), hrefs
+
+
+def test_search_shows_an_archived_article_as_it_reads_now_and_never_once_unpublished(
+        site: LocalStack, browser: Any, tmp_path: Path) -> None:
+    """Two old articles in the archive index; one is edited, the other unpublished. The
+    archive is not made again (only the recent index and its list of hidden copies): the
+    edited article is found by its new words, once, and not by its old ones; the unpublished
+    one is not found at all."""
+    write_article(tmp_path, "vandloeb", title="Lodsejerne ved åen", published_at="2020-03-01T09:00:00Z",
+                  body="Lodsejerne aftalte en vandløbsrestaurering med kommunen.")
+    write_article(tmp_path, "kystsikring", title="Kystsikring med naboerne", published_at="2020-04-01T09:00:00Z",
+                  body="Digelaget holdt stormflodsmøder med lodsejerne.")
+    report = publish_paths([ROOT / "content", tmp_path])
+    build_site(report.changed, site_url=site.site_url, api_url=site.api_url, full=True)  # both archived
+    write_article(tmp_path, "vandloeb", title="Lodsejerne ved åen", published_at="2020-03-01T09:00:00Z",
+                  body="Lodsejerne aftalte en grødeskæring med kommunen.")
+    write_article(tmp_path, "kystsikring", title="Kystsikring med naboerne", published_at="2020-04-01T09:00:00Z",
+                  body="Digelaget holdt stormflodsmøder med lodsejerne.", status="draft")
+    report = publish_paths([ROOT / "content", tmp_path])
+    built = build_site(report.changed, site_url=site.site_url, api_url=site.api_url)
+    assert not [key for key in built.sync.put if key.startswith("pagefind/")]  # the archive stays
+    assert "pagefind-nyt/skjult.json" in built.sync.put
+
+    context = browser.new_context(locale="da-DK")
+    page = context.new_page()
+    watch = Watch(page)
+    said, found = search_for(page, site.site_url, "grødeskæring")
+    assert said.startswith("1 artikel fundet") and [href.rsplit("/", 1)[1] for href in found] == ["vandloeb"]
+    said, found = search_for(page, site.site_url, "vandløbsrestaurering")
+    assert said.startswith("Ingen artikler fundet") and found == []
+    said, found = search_for(page, site.site_url, "stormflodsmøder")
+    assert said.startswith("Ingen artikler fundet") and found == []
+    said, found = search_for(page, site.site_url, "lodsejerne")  # both had it: the edited one, once
+    slugs = [href.rsplit("/", 1)[1] for href in found]
+    assert slugs.count("vandloeb") == 1 and "kystsikring" not in slugs, slugs
+    assert said.startswith(f"{len(found)} artik"), said  # the count is of what is shown
+    assert watch.errors == []
+    context.close()
+
+
 def test_search_without_javascript_offers_the_lists(site: LocalStack, browser: Any) -> None:
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()

@@ -155,11 +155,13 @@ def test_changing_one_article_puts_only_the_pages_that_show_it(content: Path,
                     encoding="utf-8")
     aws_calls.clear()
     body_only = publish(content)
-    # The body shows on the article page only (lists and feed show title and teaser), and
-    # in the search index, whose changed chunks go up too.
+    # The body shows on the article page only (lists and feed show title and teaser), and in
+    # the search index: the recent one now holds it, and the archive's copy is hidden.
     assert pages_put(body_only) == ["artikler/metode-03"]
     assert aws_calls["s3.PutObject"] == len(body_only.sync.put)
-    assert any(key.startswith("pagefind/fragment/") for key in body_only.sync.put)
+    assert any(key.startswith("pagefind-nyt/fragment/") for key in body_only.sync.put)
+    assert "pagefind-nyt/skjult.json" in body_only.sync.put
+    assert not any(key.startswith("pagefind/") for key in body_only.sync.put)
 
     path.write_text(path.read_text(encoding="utf-8").replace("Metode nummer 3", "Metode nr. 3"),
                     encoding="utf-8")

@@ -75,17 +75,60 @@ def entry(number: int) -> search.Entry:
                         f"2024-05-01T09:{number // 60:02d}:{number % 60:02d}Z", f"tekst {number}")
 
 
+def built(chosen: search.Plan) -> search.State:
+    """The state after a build made ``chosen``'s index files (Pagefind's command, for real)."""
+    return chosen.state(search.index_objects(chosen, lambda urls: {url: f"Tekst om {url}." for url in urls}))
+
+
 def test_a_new_article_reindexes_only_the_recent_ones_until_there_are_too_many() -> None:
     entries = [entry(number) for number in range(50)]
     first = search.plan(entries, None)
     assert first.archive == entries[:-1] and first.recent == entries[-1:]
+    state = built(first)
+    assert set(state.archived) == {item.url for item in entries[:-1]}
+    ids = {url: page for url, (page, _) in state.archived.items()}
+    assert len(set(ids.values())) == 49 and all(page.startswith("da_") for page in ids.values())
     entries.append(entry(50))
-    second = search.plan(entries, first.state)
-    assert second.archive is None and second.recent == entries[-2:]  # the archive stays as it is
-    # An archived article changed (its text, so its digest): the archive is made again.
-    changed = [*entries[:3], search.Entry(**{**entries[3].__dict__, "digest": "new"}), *entries[4:]]
-    assert search.plan(changed, second.state).archive == changed[:-1]
-    # Unpublished: the same.
-    assert search.plan(entries[:10] + entries[11:], second.state).archive is not None
+    second = search.plan(entries, state)
+    assert second.archive is None and second.recent == entries[-2:] and second.hidden == []
+    # An archived article changed (its text, so its digest): the recent index holds it as it
+    # reads now, and the archive's copy is hidden; the archive is not made again.
+    edited = search.Entry(**{**entries[3].__dict__, "digest": "new"})
+    changed = [*entries[:3], edited, *entries[4:]]
+    third = search.plan(changed, built(second))
+    assert third.archive is None and third.recent == [edited, *entries[-2:]]
+    assert third.hidden == [ids[edited.url]]
+    # Unpublished: only hidden.
+    fourth = search.plan(entries[:10] + entries[11:], state)
+    assert fourth.archive is None and fourth.recent == entries[-2:] and fourth.hidden == [ids[entries[10].url]]
+    # Edited back as it was archived: nothing hidden.
+    assert search.plan(entries, built(third)).hidden == []
+    # More than RECENT_MAX in the recent index or hidden: the archive is made again.
     many = entries + [entry(number) for number in range(51, 51 + search.RECENT_MAX)]
-    assert search.plan(many, second.state).archive == many[:-1]
+    assert search.plan(many, state).archive == many[:-1]
+    assert search.plan(entries, state, full=True).archive == entries[:-1]
+
+
+def test_the_state_keeps_in_parts_and_a_part_from_another_build_is_not_trusted(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.core import aws
+    from chalicelib.core.config import get_settings
+
+    assert search.load_state() is None
+    archived = {f"/artikler/a{number:04d}": (f"da_{number:07x}", f"{number:016x}") for number in range(3000)}
+    state = search.State("2024-05-01T09:00:00Z /artikler/a2999", archived)
+    monkeypatch.setattr(search, "PART_BYTES", 10_000)
+    search.save_state(state, None)
+    parts = aws.client("dynamodb").query(
+        TableName=get_settings().site_table, KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": search.STATE}})["Items"]
+    assert len(parts) > 3  # a head and several parts
+    assert search.load_state() == state
+    # Another build's parts under this head (two builds at once): the archive is made again.
+    other = search.State(state.cutoff, {**archived, "/artikler/ny": ("da_1", "1")})
+    monkeypatch.setattr(search, "PART_BYTES", 1_000_000)
+    head = aws.client("dynamodb").get_item(
+        TableName=get_settings().site_table, Key={"pk": {"S": search.STATE}, "sk": {"S": "#search"}})["Item"]
+    search.save_state(other, state)
+    aws.client("dynamodb").put_item(TableName=get_settings().site_table, Item=head)
+    assert search.load_state() is None
