@@ -203,7 +203,7 @@ def plan(entries: list[Entry], state: State | None, *, full: bool = False) -> Pl
     since the cut-off, and the archived ones changed or unpublished since it was made."""
     if state is not None and not full:
         in_range = [entry for entry in entries if entry.order <= state.cutoff]
-        since = entries[len(in_range):]
+        since = [entry for entry in entries if entry.order > state.cutoff]
         changed = [entry for entry in in_range
                    if state.archived.get(entry.url, ("", ""))[1] != entry_digest(entry)]
         current = {entry.url for entry in in_range}
