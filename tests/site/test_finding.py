@@ -37,6 +37,16 @@ def numbered_pages(summaries: list[render.Summary], tags: dict[str, list[str]]) 
 ARTICLE = st.tuples(st.sampled_from(CATEGORIES), st.sets(st.sampled_from(TAGS), max_size=2))
 
 
+def add(summaries: list[render.Summary], tags: dict[str, list[str]], batch: list[tuple[str, set[str]]]) -> None:
+    """Publish ``batch`` after ``summaries``: each article an hour after the one before."""
+    for category, chosen in batch:
+        number = len(summaries)
+        slug = f"artikel-{number:03d}"
+        summaries.append(render.Summary(slug, f"Artikel {number}", "Teaser.", category,
+                                        START + timedelta(hours=number)))
+        tags[slug] = sorted(chosen)
+
+
 @settings(max_examples=20, derandomize=True, deadline=None, database=None,
           suppress_health_check=list(HealthCheck))
 @given(st.lists(st.lists(ARTICLE, min_size=1, max_size=14), min_size=2, max_size=6))
@@ -45,12 +55,7 @@ def test_a_complete_page_never_changes_when_articles_are_added(steps: list[list[
     tags: dict[str, list[str]] = {}
     seen: dict[str, bytes] = {}
     for batch in steps:
-        for category, chosen in batch:
-            number = len(summaries)
-            slug = f"artikel-{number:03d}"
-            summaries.append(render.Summary(slug, f"Artikel {number}", "Teaser.", category,
-                                            START + timedelta(hours=number)))
-            tags[slug] = sorted(chosen)
+        add(summaries, tags, batch)
         pages = numbered_pages(summaries, tags)
         for key, body in seen.items():
             assert pages[key] == body, key  # still there, byte for byte
@@ -81,12 +86,7 @@ def test_sitemap_and_feed_list_every_article_and_a_new_one_rewrites_the_sitemap_
     files_before: dict[str, bytes] = {}
     complete_before = -1
     for batch in steps:
-        for category, chosen in batch:
-            number = len(summaries)
-            slug = f"artikel-{number:03d}"
-            summaries.append(render.Summary(slug, f"Artikel {number}", "Teaser.", category,
-                                            START + timedelta(hours=number)))
-            tags[slug] = sorted(chosen)
+        add(summaries, tags, batch)
         renderer = render.Renderer(site_url=SITE, api_url=API, summaries=summaries, article_tags=tags)
         objects = {obj.key: obj for obj in renderer.list_objects()}
         locations = sitemap_locations(objects)
