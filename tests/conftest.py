@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import secrets
-from typing import Any
 
 import pytest
 
@@ -41,16 +40,9 @@ os.environ.update(
 os.environ.pop("AWS_PROFILE", None)
 
 # Fixtures, for every test by name: moto, dynamodb_local_server, stack (autouse), client,
-# aws_calls, outbox, add_articles (support/fixtures.py); faults (support/faults.py).
-pytest_plugins = ["tests.support.fixtures", "tests.support.faults"]
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Print what the hardening tests counted (faults injected, examples tried), for CI logs."""
-    from tests.support import report
-
-    for line in report.lines():
-        terminalreporter.write_line(f"HARDENING {line}")
+# aws_calls, outbox, add_articles (support/fixtures.py); faults (support/faults.py). The
+# HARDENING lines at the end of a run, totalled over xdist's workers (support/report.py).
+pytest_plugins = ["tests.support.fixtures", "tests.support.report", "tests.support.faults"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

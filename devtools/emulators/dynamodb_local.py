@@ -16,6 +16,7 @@ launcher binds it to 127.0.0.1 (the jar itself always binds every interface).
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 import shutil
 import subprocess
@@ -50,15 +51,28 @@ def missing_tools() -> list[str]:
     return [tool for tool in ("java", "javac", "npm") if shutil.which(tool) is None]
 
 
+def _installed() -> bool:
+    return STAMP.exists() and (CLASSES / "LoopbackDynamoDBLocal.class").exists()
+
+
 def install() -> None:
-    """Fetch the pinned jar and compile the loopback launcher, once per version."""
-    if STAMP.exists() and (CLASSES / "LoopbackDynamoDBLocal.class").exists():
+    """Fetch the pinned jar and compile the loopback launcher, once per version. pytest-xdist's
+    workers may all call this at once (each starts its own DynamoDB Local): a file lock lets
+    one install while the others wait, then find it installed."""
+    if _installed():
         return
     missing = missing_tools()
     if missing:
         raise Unavailable(f"missing {', '.join(missing)} (Debian: apt-get install "
                           "openjdk-17-jdk-headless npm)")
     HOME.mkdir(parents=True, exist_ok=True)
+    with open(HOME / ".install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not _installed():
+            _install()
+
+
+def _install() -> None:
     with tempfile.TemporaryDirectory(dir=HOME) as folder:
         subprocess.run(["npm", "pack", f"{PACKAGE}@{VERSION}", "--pack-destination", folder,
                         "--silent"], check=True, cwd=folder, stdout=subprocess.DEVNULL)

@@ -13,11 +13,27 @@ from chalicelib.core import aws
 from chalicelib.core.config import get_settings
 from tests.support.faults import SLOW_DOWN, FaultInjector
 from tests.support.site import parse_html
+from tests.support.subscriptions import settings_from_env
 
 
 def _form_fields(document: Any) -> dict[str, str]:
     form = document.find(".//form[@method='post']")  # not the header's search box
     return {str(e.get("name")): str(e.get("value") or "") for e in form.iter("input")}
+
+
+def _picture(client: Client) -> str:
+    page = client.http.get("/nyhedsbrev")
+    assert page.status_code == 200
+    return str(parse_html(page.body).find(".//img[@data-captcha-image]").get("src"))
+
+
+def test_the_picture_follows_a_changed_site_address_and_only_while_it_is_changed(client: Client) -> None:
+    """A deployment's SITE_URL is the picture's address; a test's change of it ends with the
+    test (tests run in any order, several to a process under pytest-xdist: docs/testing.md)."""
+    _picture(client)  # whatever a test before made of the app's CAPTCHA service
+    with settings_from_env(SITE_URL="https://borgerdialog.dk", API_URL="https://borgerdialog.dk/api"):
+        assert _picture(client).startswith("https://borgerdialog.dk/captcha/")
+    assert _picture(client).startswith(f"{get_settings().site_url}/captcha/")
 
 
 def test_signup_page_carries_a_fresh_challenge_and_is_never_cached(client: Client) -> None:

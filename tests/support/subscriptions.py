@@ -104,12 +104,25 @@ def held_items() -> dict[str, list[dict[str, Any]]]:
     return found
 
 
+def _forget_settings() -> None:
+    """The settings and what the app built from them once per process: the CAPTCHA service
+    (addresses, bucket, key) and the templates' globals (addresses). Kept, they would carry
+    one test's settings into whichever tests the process runs next (in any order under
+    pytest-xdist)."""
+    from chalicelib.captcha import challenges
+    from chalicelib.core import templating
+
+    get_settings.cache_clear()
+    challenges.default_service.cache_clear()
+    templating.environment.cache_clear()
+
+
 @contextmanager
 def settings_from_env(**values: str) -> Iterator[None]:
     """Run with some settings changed the way a deployment changes them: environment."""
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
-    get_settings.cache_clear()
+    _forget_settings()
     try:
         yield
     finally:
@@ -118,7 +131,7 @@ def settings_from_env(**values: str) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        get_settings.cache_clear()
+        _forget_settings()
 
 
 def rights_links(mail: Any) -> tuple[str, str]:
