@@ -1,8 +1,7 @@
 """Every pynamodb model of the project, found where the layout puts them.
 
 A feature keeps its tables in ``<feature>/model.py`` or ``<feature>/models.py``; the editor's
-models are the site manifest (``editor/site/manifest.py``), the search state
-(``editor/site/search.py``) and the pages (``editor/pages.py``).
+models are the site manifest (``editor/site/manifest.py``) and the pages (``editor/pages.py``).
 The call counter hooks every model's client; the IAM reader maps model classes to tables (the
 Lambda's models only).
 """
@@ -13,7 +12,7 @@ import importlib
 import pkgutil
 from typing import Any
 
-EDITOR_MODELS = ("editor.site.manifest", "editor.site.search", "editor.pages")
+EDITOR_MODELS = ("editor.site.manifest", "editor.pages")
 
 
 def model_modules(*, editor: bool = True) -> list[str]:

@@ -12,7 +12,8 @@ articles) are rendered again, unless the layout changed (templates, assets, addr
 footer) or a page is missing; list pages are rendered when their articles changed (numbered
 from the oldest, most never do: docs/site.md#page-numbers), the editors' pages each time, and
 everything is PUT only when its bytes changed. The search indexes (``editor.site.search``)
-are made from the kept texts, the archive only when it must be.
+are made from the kept texts, the archive only when it must be (the snapshot says what it
+holds).
 
 Images (``billeder/``) are uploaded when an article is published (``editor.images``) and
 kept, like superseded assets, by every build; a full ``rebuild`` deletes those that no
@@ -234,24 +235,36 @@ class Kept:
     digest: str  # of its search text
 
 
-def _load_snapshot(generation: int) -> tuple[list[render.Summary], dict[str, Kept]] | None:
-    """The published set of the last complete build, ``generation`` (``manifest.SnapshotPart``),
+@dataclass(frozen=True)
+class Snapshot:
+    """What the last complete build left: the published set, and the archive search index."""
+
+    summaries: list[render.Summary]
+    kept: dict[str, Kept]
+    searched: search.State | None  # None: a snapshot from before it held the search state
+
+
+def _load_snapshot(generation: int) -> Snapshot | None:
+    """The snapshot of the last complete build, ``generation`` (``manifest.SnapshotPart``),
     or None when its parts are missing or from another build."""
     parts = sorted(SnapshotPart.query(SNAPSHOT), key=lambda part: part.sk)
     if not parts or any(int(part.generation) != generation for part in parts):
         return None
-    rows = json.loads(zlib.decompress(b"".join(part.data for part in parts)))
+    data = json.loads(zlib.decompress(b"".join(part.data for part in parts)))
+    rows, searched = (data, None) if isinstance(data, list) else (data["articles"], data["search"])
     summaries = [render.Summary(slug, title, teaser, category, datetime.fromisoformat(published))
                  for slug, title, teaser, category, published, *_ in rows]
     kept = {row[0]: Kept(tags=row[5], related=row[6], digest=row[7]) for row in rows}
-    return summaries, kept
+    return Snapshot(summaries, kept, search.State.from_json(searched) if searched else None)
 
 
-def _save_snapshot(renderer: render.Renderer, digests: dict[str, str], generation: int) -> None:
+def _save_snapshot(renderer: render.Renderer, digests: dict[str, str], generation: int,
+                   searched: search.State) -> None:
     rows = [[item.slug, item.title, item.teaser, item.category, item.published_at.isoformat(),
              renderer.article_tags.get(item.slug, []), renderer.related(item.slug),
              digests.get(item.slug, "")] for item in renderer.summaries]
-    blob = zlib.compress(json.dumps(rows, ensure_ascii=False).encode("utf-8"), 6)
+    data = {"articles": rows, "search": searched.to_json()}
+    blob = zlib.compress(json.dumps(data, ensure_ascii=False).encode("utf-8"), 6)
     chunks = [blob[start:start + PART_BYTES] for start in range(0, len(blob), PART_BYTES)] or [b""]
     before = {part.sk for part in SnapshotPart.query(SNAPSHOT, attributes_to_get=["pk", "sk"])}
     with SnapshotPart.batch_write() as batch:
@@ -306,19 +319,21 @@ def build_site(
         return BuildReport(sync=sync.SyncReport(), up_to_date=True)
     # Until this build completes, the next one must not trust the last one's state.
     mine = _claim(generation)
-    # The last complete build, with the same layout and pages: start from what it left (a few
-    # items) instead of reading every summary, every kept article and the whole manifest.
-    snapshot = _load_snapshot(generation) if trusted and mine is not None and generation else None
+    # The last complete build's snapshot (a few items). With the same layout and pages, start
+    # from it instead of reading every summary, every kept article and the whole manifest; in
+    # any case it says what the archive search index holds. After a stopped build there is
+    # none, and the archive is made again.
+    snapshot = _load_snapshot(generation) if last is not None and mine is not None and generation else None
     previous: render.Renderer | None = None
     manifest: sync.Manifest | None = None
-    if snapshot is not None:
-        before, kept = snapshot
+    if snapshot is not None and trusted:
+        before, kept = snapshot.summaries, snapshot.kept
         fetched = full_articles(changed)
         summaries = [item for item in before if item.slug not in changed]
         summaries += [article.summary for article in fetched]
         kept = {slug: item for slug, item in kept.items() if slug not in changed}
         previous = render.Renderer(site_url=site_url, api_url=api_url, summaries=before, pages=site_pages,
-                                   article_tags={slug: item.tags for slug, item in snapshot[1].items()})
+                                   article_tags={slug: item.tags for slug, item in snapshot.kept.items()})
         to_render = {article.summary.slug for article in fetched}
         articles = fetched
         removed = changed - to_render
@@ -380,8 +395,8 @@ def build_site(
                                    removed)
     if progress:
         progress("search", 0, 1)
-    searched = search.load_state()
-    chosen = search.plan(search_entries(renderer, digests), searched, full=full or force)
+    chosen = search.plan(search_entries(renderer, digests), snapshot.searched if snapshot else None,
+                         full=full or force)
     prefix = len("/" + article_key(""))
 
     def texts_of(urls: list[str]) -> dict[str, str]:
@@ -414,8 +429,7 @@ def build_site(
     else:
         keep |= stored_images
     report = sync.sync(manifest, objects, keep, layout=layout, force=force, progress=sync_progress)
-    search.save_state(chosen.state(index), searched)
     if mine is not None:
-        _save_snapshot(renderer, digests, mine)
+        _save_snapshot(renderer, digests, mine, chosen.state(index))
         _complete(state, mine)
     return BuildReport(sync=report, rendered_articles=len(articles), problems=problems)

@@ -95,7 +95,8 @@ SNAPSHOT = "site#snapshot"
 
 class SnapshotPart(Model):
     """One part (at most ``PART_BYTES``) of the last complete build's published set: every
-    published article's summary, tags, related articles and text digest, as zlib'd JSON. A
+    published article's summary, tags, related articles and text digest, and what the archive
+    search index holds (``search.State``), as zlib'd JSON. A
     build after it reads these few items instead of the published index, the per-article
     items and the whole manifest (docs/site.md#cost-of-a-publish)."""
 

@@ -15,7 +15,7 @@ two, merged by the browser (``pagefind.mergeIndex``), anchored like the list pag
 
 So a new article or an edit re-indexes a few hundred articles at most, not 5,000, and only the
 files whose bytes changed are PUT (the sync compares digests). The cut-off, and each archived
-article's id and digest, are kept in the site table (``SearchState``, in parts). Only what
+article's id and digest (``State``), are kept in the build's snapshot. Only what
 the search page loads is published: the script, its worker, the Danish WebAssembly, the
 entry, meta, index and fragment files (not Pagefind's own UI).
 """
@@ -33,12 +33,8 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from pynamodb.attributes import BinaryAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.models import Model
-
-from chalicelib.core.config import get_settings
-from chalicelib.core.models import StageTable
 from editor.site.render import HTML_CACHE, SiteObject
 
 ARCHIVE = "pagefind/"
@@ -75,25 +71,6 @@ class Entry:
         return f"{self.published} {self.url}"
 
 
-class SearchState(Model):
-    """Where the archive index ends, and what it holds (``Archived``), in parts."""
-
-    class Meta(StageTable):
-        table_name = get_settings().site_table
-
-    pk = UnicodeAttribute(hash_key=True)   # always STATE
-    sk = UnicodeAttribute(range_key=True)  # "#search" (the head), "#search#0000", … (the parts)
-    cutoff = UnicodeAttribute(null=True)   # the head: Entry.order of the newest archived article
-    parts = NumberAttribute(null=True)     # the head: how many parts
-    tag = UnicodeAttribute(null=True)      # the head: sha256 of the parts' bytes, joined
-    data = BinaryAttribute(null=True, legacy_encoding=False)  # a part: zlib'd JSON
-
-
-STATE = "site#state"
-_SK = "#search"
-PART_BYTES = 300_000  # DynamoDB's item limit is 400 KB
-
-
 @dataclass(frozen=True)
 class State:
     """The archive index as the bucket holds it: its cut-off, and for every article in it
@@ -102,6 +79,15 @@ class State:
 
     cutoff: str
     archived: dict[str, tuple[str, str]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"cutoff": self.cutoff, "archived": self.archived}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> State:
+        archived = data["archived"]
+        return cls(str(data["cutoff"]), {url: (page, digest) for url, (page, digest) in archived.items()})
+
 
 def plain_text(body_html: str) -> str:
     """The body's words without markup, for the index."""
@@ -217,34 +203,6 @@ def plan(entries: list[Entry], state: State | None, *, full: bool = False) -> Pl
     archived, recent = (entries[:-1], entries[-1:]) if len(entries) > 1 else ([], entries)
     return Plan(archive=archived, recent=recent, hidden=[], cutoff=archived[-1].order if archived else "",
                 kept={})
-
-
-def load_state() -> State | None:
-    """The state the last build saved, or None (none, or its parts from another build)."""
-    items = {item.sk: item for item in SearchState.query(STATE, SearchState.sk.startswith(_SK),
-                                                         consistent_read=True)}
-    head = items.get(_SK)
-    if head is None or head.cutoff is None or head.parts is None:
-        return None
-    blob = b"".join(bytes(items[f"{_SK}#{n:04d}"].data or b"") for n in range(int(head.parts))
-                    if f"{_SK}#{n:04d}" in items)
-    if hashlib.sha256(blob).hexdigest() != head.tag:
-        return None  # parts missing or written by another build since: make the archive again
-    archived = json.loads(zlib.decompress(blob)) if blob else {}
-    return State(str(head.cutoff), {url: (page, digest) for url, (page, digest) in archived.items()})
-
-
-def save_state(state: State, before: State | None) -> None:
-    """The parts first, then the head naming them; nothing when the state is as ``before``."""
-    if state == before:
-        return
-    blob = zlib.compress(json.dumps(state.archived, separators=(",", ":")).encode("utf-8"), 6)
-    chunks = [blob[start:start + PART_BYTES] for start in range(0, len(blob), PART_BYTES)]
-    with SearchState.batch_write() as batch:
-        for number, chunk in enumerate(chunks):
-            batch.save(SearchState(STATE, f"{_SK}#{number:04d}", data=chunk))
-    SearchState(STATE, _SK, cutoff=state.cutoff, parts=len(chunks),
-                tag=hashlib.sha256(blob).hexdigest()).save()
 
 
 def hidden_object(chosen: Plan) -> SiteObject:

@@ -175,9 +175,8 @@ def test_related_articles_share_tags_then_category_and_new_ones_touch_no_old_pag
                      "emne/unge/feed.xml", "feed.xml", "index.html", "kategori/cases"]
     assert related(bucket_objects()["artikler/a6"].body) == ["a4", "a2", "a1"]
     # After a complete build the next starts from its snapshot: no Query of the published
-    # index or the manifest; the pages, the snapshot (read, then its keys), the lead images,
-    # the search state.
-    assert aws_calls["dynamodb.Query"] == 5, aws_calls
+    # index or the manifest; the pages, the snapshot (read, then its keys), the lead images.
+    assert aws_calls["dynamodb.Query"] == 4, aws_calls
 
     # Retitling an article renders again the pages that show it among their related ones.
     path = tmp_path / "a2.md"

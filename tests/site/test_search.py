@@ -5,6 +5,7 @@ headless Chromium with the site's CSP, through Pagefind's own JavaScript and Web
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from devtools import search_probe
 from editor.site import search
 from tests.site.search_corpus import ARTICLES, QUERIES
 from tests.support.browser import require_browser
+from tests.support.site import API, SITE, write_article
 
 
 @pytest.fixture(scope="module")
@@ -109,26 +111,31 @@ def test_a_new_article_reindexes_only_the_recent_ones_until_there_are_too_many()
     assert search.plan(entries, state, full=True).archive == entries[:-1]
 
 
-def test_the_state_keeps_in_parts_and_a_part_from_another_build_is_not_trusted(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib.core import aws
-    from chalicelib.core.config import get_settings
+def test_the_build_keeps_what_the_archive_holds_in_its_snapshot_and_after_a_stopped_build_remakes_it(
+        tmp_path: Path) -> None:
+    from editor.publishing import publish_paths
+    from editor.site import build
+    from editor.site.manifest import DONE, STATE, BuildState
 
-    assert search.load_state() is None
-    archived = {f"/artikler/a{number:04d}": (f"da_{number:07x}", f"{number:016x}") for number in range(3000)}
-    state = search.State("2024-05-01T09:00:00Z /artikler/a2999", archived)
-    monkeypatch.setattr(search, "PART_BYTES", 10_000)
-    search.save_state(state, None)
-    parts = aws.client("dynamodb").query(
-        TableName=get_settings().site_table, KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": search.STATE}})["Items"]
-    assert len(parts) > 3  # a head and several parts
-    assert search.load_state() == state
-    # Another build's parts under this head (two builds at once): the archive is made again.
-    other = search.State(state.cutoff, {**archived, "/artikler/ny": ("da_1", "1")})
-    monkeypatch.setattr(search, "PART_BYTES", 1_000_000)
-    head = aws.client("dynamodb").get_item(
-        TableName=get_settings().site_table, Key={"pk": {"S": search.STATE}, "sk": {"S": "#search"}})["Item"]
-    search.save_state(other, state)
-    aws.client("dynamodb").put_item(TableName=get_settings().site_table, Item=head)
-    assert search.load_state() is None
+    def publish() -> search.State | None:
+        build.build_site(publish_paths([tmp_path], site_url=SITE).changed, site_url=SITE, api_url=API)
+        _, generation = build._last_state()
+        snapshot = build._load_snapshot(generation or 0)
+        return snapshot.searched if snapshot else None
+
+    for number in range(3):
+        write_article(tmp_path, f"a{number}", title=f"Artikel {number}", body=f"Tekst {number}.",
+                      published_at=f"2024-0{number + 1}-01T09:00:00Z")
+    first = publish()
+    assert first is not None and set(first.archived) == {"/artikler/a0", "/artikler/a1"}
+    assert all(page.startswith("da_") for page, _ in first.archived.values())
+    # An archived article edited: the archive, and so what the snapshot says of it, stays.
+    write_article(tmp_path, "a0", title="Artikel 0", body="Ny tekst.", published_at="2024-01-01T09:00:00Z")
+    assert publish() == first
+    # A build stopped half-way leaves no snapshot to trust: the next makes the archive again,
+    # the edited article in it as it reads now.
+    BuildState(STATE, DONE, digest="").delete()
+    write_article(tmp_path, "a3", title="Artikel 3", body="Tekst 3.", published_at="2024-04-01T09:00:00Z")
+    after = publish()
+    assert after is not None and set(after.archived) == {"/artikler/a0", "/artikler/a1", "/artikler/a2"}
+    assert after.archived["/artikler/a0"][1] != first.archived["/artikler/a0"][1]
